@@ -1,0 +1,113 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+type embedded struct {
+	uri  string
+	stop func()
+}
+
+// startEmbedded runs FerretDB with its SQLite backend in this process, storing under dataDir/db. It listens on a
+// Unix socket inside the data directory when the path is short enough, so no other host or user can reach it, and
+// on a loopback port otherwise.
+func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
+	if dataDir == "" {
+		return nil, errors.New("start embedded store: a data directory is required")
+	}
+	dbDir := filepath.Join(dataDir, "db")
+	if err := os.MkdirAll(dbDir, 0o700); err != nil {
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	abs, err := filepath.Abs(dbDir)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	lc := ferretdb.ListenerConfig{}
+	sock := filepath.Join(abs, "mongod.sock")
+	if len(sock) < 100 {
+		_ = os.Remove(sock) // left behind by a crash; the SQLite files hold the data
+		lc.Unix = sock
+	} else {
+		port, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded store: %w", err)
+		}
+		lc.TCP = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  lc,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+		Logger:    slog.New(levelFloor{h: log.With("component", "ferretdb").Handler(), min: slog.LevelError}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(context.Background()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := f.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("embedded store stopped", "err", err)
+		}
+	}()
+	if err := waitListening(lc); err != nil {
+		cancel()
+		<-done
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	return &embedded{uri: f.MongoDBURI(), stop: func() { cancel(); <-done }}, nil
+}
+
+func waitListening(lc ferretdb.ListenerConfig) error {
+	network, addr := "tcp", lc.TCP
+	if lc.Unix != "" {
+		network, addr = "unix", lc.Unix
+	}
+	var last error
+	for range 200 {
+		c, err := net.DialTimeout(network, addr, 100*time.Millisecond)
+		if err == nil {
+			return c.Close()
+		}
+		last = err
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("embedded server did not listen on %s: %w", addr, last)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// levelFloor drops records below min: FerretDB logs every connection at info level and routine disconnects as
+// warnings.
+type levelFloor struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (l levelFloor) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.h.Enabled(ctx, lv)
+}
+func (l levelFloor) Handle(ctx context.Context, r slog.Record) error { return l.h.Handle(ctx, r) }
+func (l levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFloor{h: l.h.WithAttrs(a), min: l.min}
+}
+func (l levelFloor) WithGroup(n string) slog.Handler { return levelFloor{h: l.h.WithGroup(n), min: l.min} }
