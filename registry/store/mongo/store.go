@@ -432,4 +432,3 @@ func wrapErr(err error) error {
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-

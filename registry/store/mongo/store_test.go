@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
