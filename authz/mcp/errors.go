@@ -26,7 +26,7 @@ const (
 	CodeUnsupportedProtocolVersion = -32022
 )
 
-// ErrNoTarget means the route's ext_authz context_extensions do not name a target (kind and server). That is a gateway
+// ErrNoTarget means the route's ext_authz context_extensions do not name a server. That is a gateway
 // configuration fault, not the client's: the Check server must fail closed with a gRPC error rather than a 400.
 var ErrNoTarget = errors.New("route names no mcpgw target")
 

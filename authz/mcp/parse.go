@@ -234,8 +234,11 @@ func (p *Parser) Parse(in Input) (*Request, error) {
 
 func target(ext map[string]string) (Target, error) {
 	t := Target{Kind: ext[ExtKind], Server: ext[ExtServer], Version: ext[ExtVersion]}
-	if t.Kind == "" || t.Server == "" {
+	if t.Server == "" {
 		return Target{}, ErrNoTarget
+	}
+	if t.Kind == "" {
+		t.Kind = DefaultKind
 	}
 	return t, nil
 }

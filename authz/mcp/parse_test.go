@@ -427,9 +427,14 @@ func TestParseRequireVersionHeader(t *testing.T) {
 }
 
 func TestParseNoTarget(t *testing.T) {
-	// Invariant: a route without kind or server is the gateway's fault: ErrNoTarget, never a client *Error.
+	// Invariant: a route without a server is the gateway's fault: ErrNoTarget, never a client *Error; a route
+	// without a kind serves a server.
 	p := mustParser(t, Config{})
-	for _, ext := range []map[string]string{nil, {ExtKind: "server"}, {ExtServer: "x"}} {
+	r, err := p.Parse(Input{Method: http.MethodGet, ContextExtensions: map[string]string{ExtServer: "x"}})
+	if err != nil || r.Target != (Target{Kind: DefaultKind, Server: "x"}) {
+		t.Errorf("route without kind: %+v, %v", r, err)
+	}
+	for _, ext := range []map[string]string{nil, {ExtKind: "server"}, {ExtKind: "virtual", ExtVersion: "1"}} {
 		_, err := p.Parse(Input{Method: http.MethodPost, Body: []byte(`{"jsonrpc":"2.0","id":1,"method":"ping"}`), ContextExtensions: ext})
 		var e *Error
 		if !errors.Is(err, ErrNoTarget) || errors.As(err, &e) {

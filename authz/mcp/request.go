@@ -11,6 +11,9 @@ const (
 	ExtKind    = "kind"    // what the route serves, e.g. "server" or "virtual"
 	ExtServer  = "server"  // the server (or virtual server) name
 	ExtVersion = "version" // the pinned server version; empty for the default version or for virtual servers
+
+	// DefaultKind is Target.Kind when the route names none, as authz/policy assumes.
+	DefaultKind = "server"
 )
 
 // MCP methods a client sends that this package knows. A method outside this list (and outside the "notifications/"
