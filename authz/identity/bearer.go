@@ -6,7 +6,7 @@ import (
 )
 
 // BearerToken extracts the token from an Authorization header value ("Bearer <token>", scheme case-insensitive,
-// RFC 6750 §2.1). An empty header is ErrNoToken; any other scheme, or a value that is not a single token68, is
+// RFC 6750 §2.1). An empty header, or the scheme alone, is ErrNoToken; any other scheme, or a value that is not a single token68, is
 // ErrMalformedToken.
 func BearerToken(authorization string) (string, error) {
 	v := strings.TrimSpace(authorization)
@@ -14,6 +14,9 @@ func BearerToken(authorization string) (string, error) {
 		return "", ErrNoToken
 	}
 	const scheme = "bearer"
+	if strings.EqualFold(v, scheme) {
+		return "", ErrNoToken // the scheme with no credential
+	}
 	if len(v) < len(scheme)+1 || !strings.EqualFold(v[:len(scheme)], scheme) || (v[len(scheme)] != ' ' && v[len(scheme)] != '\t') {
 		return "", fmt.Errorf("parse authorization header: %w: not a bearer credential", ErrMalformedToken)
 	}

@@ -62,6 +62,9 @@ type IssuerConfig struct {
 	JWKSFile string `yaml:"jwksFile,omitempty" json:"jwksFile,omitempty"`
 	// Audiences: a token is accepted only when one of its "aud" values is listed here. At least one is required.
 	Audiences []string `yaml:"audiences" json:"audiences"`
+	// AudienceClaim is the claim checked against Audiences; default "aud". Cognito access tokens carry no "aud":
+	// set "client_id" and list the app client ids as audiences.
+	AudienceClaim ClaimPath `yaml:"audienceClaim,omitempty" json:"audienceClaim,omitempty"`
 	// Algorithms the issuer signs with; default RS256, PS256, ES256, EdDSA. "none" and HMAC are always rejected.
 	Algorithms []string `yaml:"algorithms,omitempty" json:"algorithms,omitempty"`
 	// ClockSkew tolerated on exp, nbf and iat; default 30s, at most 10m.
@@ -268,6 +271,11 @@ func (ic IssuerConfig) validate() []error {
 			fail("claims.%s: %v", field, err)
 		}
 	}
+	if ic.AudienceClaim != "" {
+		if _, err := ic.AudienceClaim.compile(); err != nil {
+			fail("audienceClaim: %v", err)
+		}
+	}
 	if ic.Claims.Subject != "" {
 		check("subject", ic.Claims.Subject)
 	}
@@ -305,6 +313,9 @@ func (ic IssuerConfig) withDefaults() IssuerConfig {
 	}
 	if ic.MinRefreshInterval == 0 {
 		ic.MinRefreshInterval = Duration(DefaultMinRefreshInterval)
+	}
+	if ic.AudienceClaim == "" {
+		ic.AudienceClaim = "aud"
 	}
 	if ic.Claims.Subject == "" {
 		ic.Claims.Subject = "sub"

@@ -14,7 +14,8 @@
 //     rate-limited per issuer (IssuerConfig.MinRefreshInterval, 10 s by default), so a rotation at the issuer is
 //     picked up without a restart while a flood of forged kids cannot make the verifier hammer the issuer;
 //  4. verifies the signature with jwx v2 and only then trusts the claims: exp (required), nbf and iat with the
-//     issuer's clock skew, and "aud" against the issuer's audiences (at least one must match);
+//     issuer's clock skew, and the audience claim ("aud" unless IssuerConfig.AudienceClaim says otherwise)
+//     against the issuer's audiences (at least one must match);
 //  5. extracts subject, client id, groups and scopes through the issuer's claim paths (see ClaimPath).
 //
 // Keys are never taken from the token itself: "jku", "x5u", "jwk" and "x5c" headers are ignored.

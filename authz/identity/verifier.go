@@ -50,6 +50,7 @@ type issuer struct {
 	verifiers map[jwa.SignatureAlgorithm]jws.Verifier
 	skew      float64 // seconds
 	audiences []string
+	audClaim  claimPath
 	subject   claimPath
 	clientID  []claimPath
 	groups    []claimPath
@@ -133,6 +134,7 @@ func newIssuer(cfg IssuerConfig, client *http.Client, log *slog.Logger, now func
 		err = errors.Join(err, cerr)
 		return cp
 	}
+	is.audClaim = compile(cfg.AudienceClaim)
 	is.subject = compile(cfg.Claims.Subject)
 	for _, p := range cfg.Claims.ClientID {
 		is.clientID = append(is.clientID, compile(p))
@@ -251,7 +253,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (Princ
 	if err != nil {
 		return Principal{}, nil, fmt.Errorf("issuer %s: %w", is.cfg.Name, err)
 	}
-	if !is.audienceOK(claims["aud"]) {
+	if aud, _ := is.audClaim.lookup(claims); !is.audienceOK(aud) {
 		return Principal{}, nil, fmt.Errorf("issuer %s: %w", is.cfg.Name, ErrAudience)
 	}
 	p, err := is.principal(claims, exp)
