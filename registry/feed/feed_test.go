@@ -1,0 +1,219 @@
+package feed_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/feed"
+	"github.com/mcpgw/mcpgw/registry/store/mongo"
+	"github.com/mcpgw/mcpgw/registry/view"
+)
+
+func openStore(t *testing.T) *mongo.Store {
+	t.Helper()
+	s, err := mongo.Open(t.Context(), mongo.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.WithoutCancel(t.Context())) })
+	return s
+}
+
+func srv(name string) *catalog.Server {
+	s := &catalog.Server{Name: name, Governance: catalog.Governance{Description: "d"},
+		Versions: []catalog.ServerVersion{{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP, URL: "http://127.0.0.1:9/mcp"}}}
+	s.Normalize()
+	return s
+}
+
+// recorder is a consumer that remembers what it applied, like a persisted exporter would.
+type recorder struct {
+	mu       sync.Mutex
+	store    catalog.Store
+	seen     map[string]catalog.Op
+	rebuilds int
+}
+
+func (r *recorder) Apply(_ context.Context, cs []catalog.Change) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cs {
+		r.seen[c.Key] = c.Op
+	}
+	return nil
+}
+
+func (r *recorder) Rebuild(ctx context.Context, _ int64) error {
+	objs, err := r.store.List(ctx, catalog.KindServer)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rebuilds++
+	for k := range r.seen {
+		r.seen[k] = catalog.OpDelete
+	}
+	for _, o := range objs {
+		r.seen[o.Key()] = catalog.OpPut
+	}
+	return nil
+}
+
+func (r *recorder) has(key string, op catalog.Op) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[key] == op
+}
+
+func pollUntil(t *testing.T, tl *feed.Tailer, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if err := tl.Poll(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition never met")
+}
+
+func TestRestartedConsumerCatchesUp(t *testing.T) {
+	// Invariant: a consumer that stops and restarts from its saved position receives every change made meanwhile,
+	// in order, without a rebuild.
+	ctx := t.Context()
+	st := openStore(t)
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{})
+	if _, err := st.Create(ctx, srv("ns/a")); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { return rec.has("ns/a", catalog.OpPut) })
+	saved := tl.Position()
+
+	// Stopped: these happen while no tailer runs. More than one batch's worth of point lookups.
+	for i := range 40 {
+		if _, err := st.Create(ctx, srv(fmt.Sprintf("ns/b%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Delete(ctx, catalog.KindServer, "ns/a", 0); err != nil {
+		t.Fatal(err)
+	}
+	tl2 := feed.New(st, rec, saved, feed.Options{MaxBatch: 16})
+	pollUntil(t, tl2, func() bool { return rec.has("ns/a", catalog.OpDelete) })
+	for i := range 40 {
+		if !rec.has(fmt.Sprintf("ns/b%d", i), catalog.OpPut) {
+			t.Fatalf("ns/b%d missed", i)
+		}
+	}
+	if rec.rebuilds != 0 {
+		t.Fatalf("caught up by rebuilding %d times; want replay", rec.rebuilds)
+	}
+	last, _ := st.LastSeq(ctx)
+	if tl2.Position() != last {
+		t.Fatalf("position %d, last %d", tl2.Position(), last)
+	}
+}
+
+func TestGapThatNeverFillsRebuilds(t *testing.T) {
+	// Invariant: a sequence number taken by a writer that never finished leaves a hole; the consumer waits, then
+	// rebuilds from the documents and continues past it, and nothing written after the hole is lost.
+	ctx := t.Context()
+	st := openStore(t)
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{GapWait: 50 * time.Millisecond})
+	if _, err := st.Create(ctx, srv("ns/before")); err != nil {
+		t.Fatal(err)
+	}
+	// A writer takes the next sequence number and crashes before writing anything.
+	_, err := st.Database().Collection("counters").UpdateOne(ctx, bson.D{{Key: "_id", Value: "changes"}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, srv("ns/after")); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { return rec.has("ns/after", catalog.OpPut) })
+	if rec.rebuilds != 1 || !rec.has("ns/before", catalog.OpPut) {
+		t.Fatalf("rebuilds %d, seen %v", rec.rebuilds, rec.seen)
+	}
+	last, _ := st.LastSeq(ctx)
+	if tl.Position() != last {
+		t.Fatalf("position %d, want %d", tl.Position(), last)
+	}
+}
+
+func TestTrimmedFeedRebuilds(t *testing.T) {
+	// Invariant: a consumer behind the retained feed rebuilds instead of silently skipping trimmed changes.
+	ctx := t.Context()
+	st := openStore(t)
+	for i := range 3 {
+		if _, err := st.Create(ctx, srv(fmt.Sprintf("ns/s%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.TrimChanges(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{GapWait: 20 * time.Millisecond})
+	pollUntil(t, tl, func() bool { return rec.has("ns/s0", catalog.OpPut) && tl.Position() == 3 })
+	if rec.rebuilds != 1 {
+		t.Fatalf("rebuilds = %d", rec.rebuilds)
+	}
+}
+
+func TestViewFollowsAnotherWriter(t *testing.T) {
+	// Invariant: a view fed by the tailer converges to the store after writes it did not make itself, and its
+	// listeners hear about each change once.
+	ctx := t.Context()
+	st := openStore(t)
+	if _, err := st.Create(ctx, srv("ns/pre")); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []view.Event
+	v := view.New(st, nil, func(ev []view.Event) { mu.Lock(); events = append(events, ev...); mu.Unlock() })
+	pos, err := v.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := feed.New(st, v, pos, feed.Options{})
+	a := srv("ns/a")
+	if _, err := st.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	b := srv("ns/a")
+	b.Description = "changed"
+	if _, err := st.Update(ctx, b, a.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, catalog.KindServer, "ns/pre", 0); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { _, ok := v.Get(catalog.KindServer, "ns/pre"); return !ok })
+	got, ok := v.Get(catalog.KindServer, "ns/a")
+	if !ok || got.(*catalog.Server).Description != "changed" {
+		t.Fatalf("view has %+v", got)
+	}
+	items, more := v.List(catalog.KindServer, view.Page{Limit: 10})
+	if len(items) != 1 || more {
+		t.Fatalf("list: %d items, more=%v", len(items), more)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// initial load of ns/pre, ns/a once (create and update coalesce: one read sees the newest), delete of ns/pre
+	if len(events) != 3 {
+		t.Fatalf("events: %d", len(events))
+	}
+}

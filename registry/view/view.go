@@ -1,0 +1,312 @@
+// Package view keeps the catalog in memory: built from the store at start, kept current by the change feed (it is
+// a feed.Consumer) and by the writes this process makes itself. The REST API, search, the xDS builder and authz
+// read from it; none of them query the store to serve a request.
+//
+// Objects in the view are shared and immutable: a write replaces an object, it never mutates one. Callers must not
+// modify what they read.
+package view
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+)
+
+// Reader is the part of the store the view reads.
+type Reader interface {
+	Get(ctx context.Context, kind catalog.Kind, key string) (catalog.Object, error)
+	List(ctx context.Context, kind catalog.Kind) ([]catalog.Object, error)
+	LastSeq(ctx context.Context) (int64, error)
+}
+
+// Event describes one change to the view. Old is nil for an addition, New is nil for a removal.
+type Event struct {
+	Kind catalog.Kind
+	Key  string
+	Old  catalog.Object
+	New  catalog.Object
+}
+
+// Listener is told about changes after they are visible to readers. It runs on the writer's goroutine and must
+// be quick: signal a worker rather than work.
+type Listener func(events []Event)
+
+// Catalog is the in-memory view of every kind.
+type Catalog struct {
+	store     Reader
+	log       *slog.Logger
+	listeners []Listener
+
+	mu     sync.RWMutex
+	tables map[catalog.Kind]*table
+
+	version atomic.Int64 // bumped on every change; caches key on it
+	loaded  atomic.Bool
+}
+
+type table struct {
+	byKey map[string]catalog.Object
+	keys  []string // sorted
+}
+
+func newTable() *table { return &table{byKey: map[string]catalog.Object{}} }
+
+func (t *table) put(o catalog.Object) {
+	k := o.Key()
+	if _, ok := t.byKey[k]; !ok {
+		i, _ := slices.BinarySearch(t.keys, k)
+		t.keys = slices.Insert(t.keys, i, k)
+	}
+	t.byKey[k] = o
+}
+
+func (t *table) remove(k string) {
+	if _, ok := t.byKey[k]; !ok {
+		return
+	}
+	delete(t.byKey, k)
+	if i, found := slices.BinarySearch(t.keys, k); found {
+		t.keys = slices.Delete(t.keys, i, i+1)
+	}
+}
+
+// New returns an empty view; Load fills it. Listeners are called in order on every change.
+func New(store Reader, log *slog.Logger, listeners ...Listener) *Catalog {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Catalog{store: store, log: log.With("component", "view"), listeners: listeners, tables: map[catalog.Kind]*table{}}
+	for _, k := range catalog.Kinds {
+		c.tables[k] = newTable()
+	}
+	return c
+}
+
+// AddListener registers a listener. Call it before the view starts changing (during start-up wiring).
+func (c *Catalog) AddListener(l Listener) {
+	c.mu.Lock()
+	c.listeners = append(c.listeners, l)
+	c.mu.Unlock()
+}
+
+// Load reads every document and returns the feed position the view now reflects. The position is read before the
+// documents, so replaying from it can only repeat changes, never miss one.
+func (c *Catalog) Load(ctx context.Context) (int64, error) {
+	seq, err := c.store.LastSeq(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("load view: %w", err)
+	}
+	if err := c.Rebuild(ctx, seq); err != nil {
+		return 0, err
+	}
+	c.loaded.Store(true)
+	return seq, nil
+}
+
+// Loaded reports whether the initial load finished.
+func (c *Catalog) Loaded() bool { return c.loaded.Load() }
+
+// Version changes whenever the view does.
+func (c *Catalog) Version() int64 { return c.version.Load() }
+
+// Rebuild implements feed.Consumer: it replaces the view with the documents and reports the differences. An object
+// the view holds at a newer rev than the documents read (a write that finished while they were being read) is kept,
+// and so is one the documents lack that was written after upto.
+func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
+	fresh := map[catalog.Kind]*table{}
+	for _, k := range catalog.Kinds {
+		objs, err := c.store.List(ctx, k)
+		if err != nil {
+			return fmt.Errorf("rebuild view: %w", err)
+		}
+		t := newTable()
+		t.keys = make([]string, 0, len(objs))
+		for _, o := range objs {
+			t.byKey[o.Key()] = o
+			t.keys = append(t.keys, o.Key())
+		}
+		sort.Strings(t.keys)
+		fresh[k] = t
+	}
+	var events []Event
+	c.mu.Lock()
+	for _, k := range catalog.Kinds {
+		old, cur := c.tables[k], fresh[k]
+		for key, prev := range old.byKey {
+			o, ok := cur.byKey[key]
+			if ok && o.Metadata().Rev < prev.Metadata().Rev || !ok && prev.Metadata().Rev > upto {
+				cur.put(prev)
+			}
+		}
+		for key, o := range cur.byKey {
+			if prev, ok := old.byKey[key]; !ok || prev.Metadata().Rev != o.Metadata().Rev {
+				events = append(events, Event{Kind: k, Key: key, Old: prev, New: o})
+			}
+		}
+		for key, prev := range old.byKey {
+			if _, ok := cur.byKey[key]; !ok {
+				events = append(events, Event{Kind: k, Key: key, Old: prev})
+			}
+		}
+	}
+	c.tables = fresh
+	listeners := c.listeners
+	if len(events) > 0 {
+		c.version.Add(1)
+	}
+	c.mu.Unlock()
+	c.notify(listeners, events)
+	return nil
+}
+
+// Apply implements feed.Consumer: each changed key is read from the store and replaces the view's copy when it is
+// newer. Reading the current document (rather than trusting the record) makes replays and reorderings harmless.
+func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
+	type ref struct {
+		kind catalog.Kind
+		key  string
+	}
+	last := map[ref]int64{}
+	order := make([]ref, 0, len(changes))
+	for _, ch := range changes {
+		r := ref{ch.Kind, ch.Key}
+		if _, ok := last[r]; !ok {
+			order = append(order, r)
+		}
+		last[r] = ch.Seq
+	}
+	for _, r := range order {
+		if _, ok := c.tables[r.kind]; !ok {
+			continue // a kind this build does not know; a newer writer's
+		}
+		obj, err := c.store.Get(ctx, r.kind, r.key)
+		switch {
+		case err == nil:
+			c.Observe(obj)
+		case isNotFound(err):
+			c.Forget(r.kind, r.key, last[r])
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// Observe puts an object the process just wrote or read, unless the view already holds a newer rev.
+func (c *Catalog) Observe(obj catalog.Object) {
+	k := obj.Kind()
+	c.mu.Lock()
+	t := c.tables[k]
+	prev, ok := t.byKey[obj.Key()]
+	if ok && prev.Metadata().Rev >= obj.Metadata().Rev {
+		c.mu.Unlock()
+		return
+	}
+	t.put(obj)
+	c.version.Add(1)
+	listeners := c.listeners
+	c.mu.Unlock()
+	c.notify(listeners, []Event{{Kind: k, Key: obj.Key(), Old: prev, New: obj}})
+}
+
+// Forget removes a key deleted at seq, unless the view holds a rev written after the delete.
+func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
+	c.mu.Lock()
+	t := c.tables[kind]
+	prev, ok := t.byKey[key]
+	if !ok || prev.Metadata().Rev > seq {
+		c.mu.Unlock()
+		return
+	}
+	t.remove(key)
+	c.version.Add(1)
+	listeners := c.listeners
+	c.mu.Unlock()
+	c.notify(listeners, []Event{{Kind: kind, Key: key, Old: prev}})
+}
+
+func (c *Catalog) notify(listeners []Listener, events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	for _, l := range listeners {
+		l(events)
+	}
+}
+
+// Get returns one object.
+func (c *Catalog) Get(kind catalog.Kind, key string) (catalog.Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	o, ok := c.tables[kind].byKey[key]
+	return o, ok
+}
+
+// Len returns how many objects of a kind the view holds.
+func (c *Catalog) Len(kind catalog.Kind) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.tables[kind].keys)
+}
+
+// All returns every object of a kind in key order.
+func (c *Catalog) All(kind catalog.Kind) []catalog.Object {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t := c.tables[kind]
+	out := make([]catalog.Object, len(t.keys))
+	for i, k := range t.keys {
+		out[i] = t.byKey[k]
+	}
+	return out
+}
+
+// Page asks for one page of a listing.
+type Page struct {
+	// After is the last key of the previous page; the page starts after it. Keyset pagination keeps pages
+	// consistent while objects are added and removed.
+	After string
+	// Prefix restricts keys to those starting with it (a namespace, an entity type).
+	Prefix string
+	Limit  int
+	// Match filters objects; nil accepts all. It runs before the limit, so a page is always full when it can be.
+	Match func(catalog.Object) bool
+}
+
+// List returns up to p.Limit matching objects after p.After in key order, and whether more follow.
+func (c *Catalog) List(kind catalog.Kind, p Page) (items []catalog.Object, more bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t := c.tables[kind]
+	start := 0
+	if p.After != "" || p.Prefix != "" {
+		from := max(p.After, p.Prefix)
+		start, _ = slices.BinarySearch(t.keys, from)
+		if start < len(t.keys) && t.keys[start] == p.After {
+			start++
+		}
+	}
+	items = make([]catalog.Object, 0, min(p.Limit, 64))
+	for _, k := range t.keys[start:] {
+		if p.Prefix != "" && !hasPrefix(k, p.Prefix) {
+			break
+		}
+		o := t.byKey[k]
+		if p.Match != nil && !p.Match(o) {
+			continue
+		}
+		if len(items) == p.Limit {
+			return items, true
+		}
+		items = append(items, o)
+	}
+	return items, false
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
