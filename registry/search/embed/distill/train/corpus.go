@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcpgw/mcpgw/registry/search/embed/static"
+)
+
+// Sentence length bounds, in tokens, for Debian descriptions: shorter lines
+// are bare names ("GNU C compiler" is kept, "libfoo" is not), longer ones are
+// rare and slow for the teacher.
+const (
+	minDebianTokens = 3
+	maxDebianTokens = 30
+)
+
+// shuffleSeed fixes the sentence order, and with it the held-out split.
+const shuffleSeed = 20261124
+
+// cmdCorpus builds the teacher's sentence list: Debian package short
+// descriptions plus the hand-written in-domain text, lower-cased (the student
+// lower-cases too), de-duplicated, sorted and then shuffled with a fixed seed.
+func cmdCorpus(fs *flag.FlagSet, args []string, log *slog.Logger) error {
+	dump := fs.String("dumpavail", "", "output of apt-cache dumpavail")
+	textDir := fs.String("text", "", "directory of hand-written *.txt files (one sentence per line, # comments)")
+	outDebian := fs.String("out-debian", "", "output list of Debian sentences")
+	outText := fs.String("out-text", "", "output list of in-domain sentences")
+	perFrame := fs.Int("per-frame", 40, "distinct expansions drawn from each frame of *.frames")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dump == "" || *textDir == "" || *outDebian == "" || *outText == "" {
+		return errors.New("corpus: -dumpavail, -text, -out-debian and -out-text are required")
+	}
+	seen := map[string]bool{}
+	var sents *[]string
+	add := func(s string, minTok, maxTok int) bool {
+		s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+		n := len(static.Tokenize(s))
+		if n < minTok || n > maxTok || seen[s] {
+			return false
+		}
+		seen[s] = true
+		*sents = append(*sents, s)
+		return true
+	}
+	var debSents, textSents []string
+	debian, err := debianDescriptions(*dump)
+	if err != nil {
+		return err
+	}
+	slices.Sort(debian)
+	sents = &debSents
+	nDeb := 0
+	for _, d := range debian {
+		if add(d, minDebianTokens, maxDebianTokens) {
+			nDeb++
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(*textDir, "*.txt"))
+	if err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("corpus: no *.txt in %s", *textDir)
+	}
+	slices.Sort(files)
+	sents = &textSents
+	nText := 0
+	for _, f := range files {
+		lines, err := readLines(f)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			if add(l, 2, 80) {
+				nText++
+			}
+		}
+	}
+	frameFiles, err := filepath.Glob(filepath.Join(*textDir, "*.frames"))
+	if err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	slices.Sort(frameFiles)
+	nFrames := 0
+	for _, ff := range frameFiles {
+		lines, err := readLines(ff)
+		if err != nil {
+			return err
+		}
+		for i, l := range lines {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			fr, err := parseFrame(l)
+			if err != nil {
+				return fmt.Errorf("corpus: %s:%d: %w", ff, i+1, err)
+			}
+			for _, s := range fr.expand(*perFrame, uint64(nFrames)+1) {
+				if add(s, 2, 80) {
+					nText++
+				}
+			}
+			nFrames++
+		}
+	}
+	// Debian descriptions come first in the dedup order, so in-domain text
+	// never duplicates them; each list is shuffled on its own.
+	for i, list := range [][]string{debSents, textSents} {
+		rng := rand.New(rand.NewPCG(shuffleSeed, uint64(i)))
+		rng.Shuffle(len(list), func(a, b int) { list[a], list[b] = list[b], list[a] })
+	}
+	log.Info("corpus", "debian", nDeb, "in-domain", nText, "frames", nFrames)
+	if err := writeLines(*outDebian, debSents); err != nil {
+		return err
+	}
+	return writeLines(*outText, textSents)
+}
+
+// debianDescriptions returns the short description of every package stanza
+// in apt-cache dumpavail output.
+func debianDescriptions(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read descriptions: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "Description: "); ok {
+			out = append(out, d)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read descriptions: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("read descriptions: no Description fields in %s (run apt-get update first)", path)
+	}
+	return out, nil
+}
