@@ -67,53 +67,53 @@ func TestClaimStyles(t *testing.T) {
 			"aud": []string{"mcpgw", "account"}, "sub": "f:1:alice", "azp": "mcp-cli", "scope": "openid profile tools:read",
 			"groups": []string{"/eng", "/eng/platform"}, "realm_access": map[string]any{"roles": []string{"mcp-admin", "/eng"}},
 			"preferred_username": "alice",
-		}, identity.Principal{Subject: "f:1:alice", ClientID: "mcp-cli", Groups: []string{"/eng", "/eng/platform", "mcp-admin"},
+		}, identity.Principal{Subject: "f:1:alice", AuthorizedParty: "mcp-cli", Groups: []string{"/eng", "/eng/platform", "mcp-admin"},
 			Scopes: []string{"openid", "profile", "tools:read"}}},
 		{"Keycloak service account", keycloak, map[string]any{
 			"aud": "mcpgw", "sub": "8d1c", "azp": "ci-bot", "client_id": "ci-bot", "scope": "tools:call",
 			"preferred_username": "service-account-ci-bot",
-		}, identity.Principal{ClientID: "ci-bot", Scopes: []string{"tools:call"}}},
+		}, identity.Principal{ClientID: "ci-bot", AuthorizedParty: "ci-bot", Scopes: []string{"tools:call"}}},
 		{"Entra ID user: oid, groups and app roles", entra, map[string]any{
 			"aud": "api://mcpgw", "sub": "pairwise-sub", "oid": "oid-1", "azp": "app-1", "scp": "Tools.Read Tools.Call",
 			"groups": []string{"0f6c-guid"}, "roles": []string{"Tools.Admin"},
-		}, identity.Principal{Subject: "oid-1", ClientID: "app-1", Groups: []string{"0f6c-guid", "Tools.Admin"},
+		}, identity.Principal{Subject: "oid-1", AuthorizedParty: "app-1", Groups: []string{"0f6c-guid", "Tools.Admin"},
 			Scopes: []string{"Tools.Read", "Tools.Call"}}},
 		{"Entra ID app-only token", entra, map[string]any{
 			"aud": "api://mcpgw", "sub": "sp-oid", "oid": "sp-oid", "azp": "daemon", "idtyp": "app", "roles": []string{"Tools.Call"},
-		}, identity.Principal{ClientID: "daemon", Groups: []string{"Tools.Call"}}},
+		}, identity.Principal{ClientID: "daemon", AuthorizedParty: "daemon", Groups: []string{"Tools.Call"}}},
 		{"Okta user", okta, map[string]any{
 			"aud": "api://mcpgw", "sub": "alice@example.com", "cid": "0oa-cli", "scp": []string{"tools:read"},
 			"groups": []string{"Everyone", "Eng"},
-		}, identity.Principal{Subject: "alice@example.com", ClientID: "0oa-cli", Groups: []string{"Everyone", "Eng"},
+		}, identity.Principal{Subject: "alice@example.com", AuthorizedParty: "0oa-cli", Groups: []string{"Everyone", "Eng"},
 			Scopes: []string{"tools:read"}}},
 		{"Okta client credentials", okta, map[string]any{
 			"aud": "api://mcpgw", "sub": "0oa-svc", "cid": "0oa-svc", "scp": []string{"tools:call"},
-		}, identity.Principal{ClientID: "0oa-svc", Scopes: []string{"tools:call"}}},
+		}, identity.Principal{ClientID: "0oa-svc", AuthorizedParty: "0oa-svc", Scopes: []string{"tools:call"}}},
 		{"Cognito user: no aud, client_id is the audience", cognito, map[string]any{
 			"client_id": "7app", "sub": "a1b2", "username": "alice", "cognito:groups": []string{"admins"},
 			"scope": "aws.cognito.signin.user.admin mcpgw/tools.read", "token_use": "access",
-		}, identity.Principal{Subject: "a1b2", ClientID: "7app", Groups: []string{"admins"},
+		}, identity.Principal{Subject: "a1b2", AuthorizedParty: "7app", Groups: []string{"admins"},
 			Scopes: []string{"aws.cognito.signin.user.admin", "mcpgw/tools.read"}}},
 		{"Cognito client credentials", cognito, map[string]any{
 			"client_id": "9svc", "sub": "9svc", "scope": "mcpgw/tools.call", "token_use": "access",
-		}, identity.Principal{ClientID: "9svc", Scopes: []string{"mcpgw/tools.call"}}},
+		}, identity.Principal{ClientID: "9svc", AuthorizedParty: "9svc", Scopes: []string{"mcpgw/tools.call"}}},
 		{"Auth0 namespaced groups, verbatim path", auth0, map[string]any{
 			"aud": []string{"https://mcpgw.example.com", "https://tenant.eu.auth0.com/userinfo"}, "sub": "auth0|123",
 			"azp": "spa-1", "scope": "openid tools:read", "https://example.com/groups": []string{"eng"},
-		}, identity.Principal{Subject: "auth0|123", ClientID: "spa-1", Groups: []string{"eng"},
+		}, identity.Principal{Subject: "auth0|123", AuthorizedParty: "spa-1", Groups: []string{"eng"},
 			Scopes: []string{"openid", "tools:read"}}},
 		{"Auth0 namespaced groups, escaped path", auth0Escaped, map[string]any{
 			"aud": "https://mcpgw.example.com", "sub": "auth0|123", "azp": "spa-1",
 			"https://example.com/groups": []string{"eng", "eng"},
-		}, identity.Principal{Subject: "auth0|123", ClientID: "spa-1", Groups: []string{"eng"}}},
+		}, identity.Principal{Subject: "auth0|123", AuthorizedParty: "spa-1", Groups: []string{"eng"}}},
 		{"Auth0 machine to machine", auth0, map[string]any{
 			"aud": "https://mcpgw.example.com", "sub": "m2m-1@clients", "azp": "m2m-1", "gty": "client-credentials",
 			"scope": "tools:call",
-		}, identity.Principal{ClientID: "m2m-1", Scopes: []string{"tools:call"}}},
+		}, identity.Principal{ClientID: "m2m-1", AuthorizedParty: "m2m-1", Scopes: []string{"tools:call"}}},
 		{"Hydra user: groups under ext", hydra, map[string]any{
 			"aud": []string{"mcpgw"}, "sub": "alice", "client_id": "app", "scp": []string{"openid", "tools:read"},
 			"ext": map[string]any{"groups": []string{"platform"}},
-		}, identity.Principal{Subject: "alice", ClientID: "app", Groups: []string{"platform"},
+		}, identity.Principal{Subject: "alice", AuthorizedParty: "app", Groups: []string{"platform"},
 			Scopes: []string{"openid", "tools:read"}}},
 		{"group claim as a single string", hydra, map[string]any{
 			"aud": "mcpgw", "sub": "bob", "ext": map[string]any{"groups": "solo team"},
@@ -133,8 +133,8 @@ func TestClaimStyles(t *testing.T) {
 				cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("Principal mismatch (-want +got):\n%s", diff)
 			}
-			if got.IsMachine() != (tc.want.Subject == "") {
-				t.Errorf("IsMachine = %v", got.IsMachine())
+			if got.IsMachine() != (tc.want.Subject == "") || (got.Subject == "") == (got.ClientID == "") {
+				t.Errorf("IsMachine = %v: exactly one of Subject and ClientID must be set", got.IsMachine())
 			}
 		})
 	}

@@ -84,7 +84,8 @@ type IssuerConfig struct {
 type ClaimsConfig struct {
 	// Subject is the user identifier; default "sub".
 	Subject ClaimPath `yaml:"subject,omitempty" json:"subject,omitempty"`
-	// ClientID: the first path that yields a string wins; default "client_id", then "azp".
+	// ClientID names the OAuth client the token was issued to (Principal.AuthorizedParty, and Principal.ClientID of
+	// a machine token): the first path that yields a string wins; default "client_id", then "azp".
 	ClientID []ClaimPath `yaml:"clientID,omitempty" json:"clientID,omitempty"`
 	// Groups: the values of all paths are merged (Entra ID: groups and roles); default "groups".
 	Groups []ClaimPath `yaml:"groups,omitempty" json:"groups,omitempty"`

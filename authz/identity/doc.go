@@ -32,7 +32,8 @@
 // when its subject is the client id followed by "@clients" (Auth0), or when one of the issuer's
 // ClaimsConfig.Machine rules matches (for example Entra ID's idtyp=app, or a Keycloak service account's
 // preferred_username prefix). A machine Principal has an empty Subject and a non-empty ClientID; a user Principal has
-// a Subject and, when the token names one, the ClientID of the application the user signed in with.
+// a Subject and an empty ClientID, so a grant to a client id never reaches a user who signs in through that client.
+// Both carry AuthorizedParty, the client the token was issued to.
 //
 // # Performance
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/mcpgw/mcpgw/authz/identity"
 )
 
-// FuzzVerify: Verify never panics on any input, and every outcome is a Principal with an identity or a typed
+// FuzzVerify: Verify never panics on any input, and every outcome is a Principal with exactly one identity or a typed
 // error (ErrNoToken or ErrInvalidToken; static keys leave no room for ErrKeysUnavailable).
 func FuzzVerify(f *testing.F) {
 	clk := newClock()
@@ -64,8 +64,8 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if p.Subject == "" && p.ClientID == "" {
-			t.Fatalf("accepted a token without identity: %+v", p)
+		if (p.Subject == "") == (p.ClientID == "") {
+			t.Fatalf("accepted token must name exactly one of a subject and a machine client: %+v", p)
 		}
 	})
 }

@@ -79,7 +79,7 @@ func TestHydra(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.IsMachine() || p.Subject != "alice" || p.ClientID != app.ID {
+		if p.IsMachine() || p.Subject != "alice" || p.ClientID != "" || p.AuthorizedParty != app.ID {
 			t.Errorf("principal %+v: want user alice via %s", p, app.ID)
 		}
 		if !slices.Equal(p.Groups, []string{"platform", "sre"}) {

@@ -382,7 +382,7 @@ func (is *issuer) principal(claims map[string]any, exp time.Time) (Principal, er
 	p := Principal{Issuer: is.cfg.Issuer, Claims: claims, Expiry: exp}
 	p.Subject = is.subject.lookupString(claims)
 	for i := range is.clientID {
-		if p.ClientID = is.clientID[i].lookupString(claims); p.ClientID != "" {
+		if p.AuthorizedParty = is.clientID[i].lookupString(claims); p.AuthorizedParty != "" {
 			break
 		}
 	}
@@ -396,16 +396,17 @@ func (is *issuer) principal(claims map[string]any, exp time.Time) (Principal, er
 			break
 		}
 	}
+	client := p.AuthorizedParty
 	machine := p.Subject == "" ||
-		p.ClientID != "" && (p.Subject == p.ClientID || p.Subject == p.ClientID+"@clients")
+		client != "" && (p.Subject == client || p.Subject == client+"@clients")
 	for i := 0; !machine && i < len(is.machine); i++ {
 		machine = is.machine[i].matches(claims)
 	}
 	if machine {
-		if p.ClientID == "" {
+		if client == "" {
 			return Principal{}, fmt.Errorf("%w: neither a subject nor a client id", ErrMissingClaim)
 		}
-		p.Subject = ""
+		p.Subject, p.ClientID = "", client
 	}
 	return p, nil
 }

@@ -76,7 +76,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	user := identity.Principal{
-		Issuer: idp.issuer(), Subject: "alice", ClientID: "cli",
+		Issuer: idp.issuer(), Subject: "alice", AuthorizedParty: "cli",
 		Groups: []string{"eng", "ops"}, Scopes: []string{"tools:read", "tools:call"},
 		Expiry: time.Unix(now+300, 0),
 	}
@@ -97,7 +97,7 @@ func TestVerify(t *testing.T) {
 		{name: "machine: sub equals client_id", token: rs.sign(t, claims(func(c map[string]any) {
 			c["sub"], c["client_id"] = "svc-1", "svc-1"
 			delete(c, "groups")
-		}), nil), want: identity.Principal{Issuer: idp.issuer(), ClientID: "svc-1", Scopes: user.Scopes, Expiry: user.Expiry}},
+		}), nil), want: identity.Principal{Issuer: idp.issuer(), ClientID: "svc-1", AuthorizedParty: "svc-1", Scopes: user.Scopes, Expiry: user.Expiry}},
 
 		{name: "empty", token: "", err: identity.ErrNoToken},
 		{name: "garbage", token: "not a token", err: identity.ErrMalformedToken},
