@@ -325,21 +325,16 @@ func (is *issuer) checkTimes(claims map[string]any, now time.Time) (time.Time, e
 	if t > exp+is.skew {
 		return time.Time{}, ErrExpired
 	}
-	if v, present := claims["nbf"]; present {
-		nbf, ok := numericDate(v)
+	for _, name := range [...]string{"nbf", "iat"} {
+		v, present := claims[name]
+		if !present {
+			continue
+		}
+		at, ok := numericDate(v)
 		if !ok {
-			return time.Time{}, fmt.Errorf("%w: nbf", ErrMissingClaim)
+			return time.Time{}, fmt.Errorf("%w: %s", ErrMissingClaim, name)
 		}
-		if nbf > t+is.skew {
-			return time.Time{}, ErrNotYetValid
-		}
-	}
-	if v, present := claims["iat"]; present {
-		iat, ok := numericDate(v)
-		if !ok {
-			return time.Time{}, fmt.Errorf("%w: iat", ErrMissingClaim)
-		}
-		if iat > t+is.skew {
+		if at > t+is.skew {
 			return time.Time{}, ErrNotYetValid
 		}
 	}

@@ -484,53 +484,12 @@ func (p *Provider) loginConsentHandler(t testing.TB) http.Handler {
 		user, ok := p.pending[u.Query().Get("state")]
 		return user, ok
 	}
-	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		challenge := r.URL.Query().Get("login_challenge")
-		var req struct {
-			RequestURL string `json:"request_url"`
-		}
-		q := "?login_challenge=" + url.QueryEscape(challenge)
-		if err := p.adminCall(r.Context(), http.MethodGet, "/admin/oauth2/auth/requests/login"+q, nil, &req); err != nil {
-			fail(w, "%v", err)
-			return
-		}
-		user, ok := userFor(req.RequestURL)
-		if !ok {
-			fail(w, "no pending user for %s", req.RequestURL)
-			return
-		}
-		var accepted struct {
-			RedirectTo string `json:"redirect_to"`
-		}
-		if err := p.adminCall(r.Context(), http.MethodPut, "/admin/oauth2/auth/requests/login/accept"+q,
-			map[string]any{"subject": user.Subject, "remember": false}, &accepted); err != nil {
-			fail(w, "%v", err)
-			return
-		}
-		http.Redirect(w, r, accepted.RedirectTo, http.StatusFound)
-	})
-	mux.HandleFunc("GET /consent", func(w http.ResponseWriter, r *http.Request) {
-		challenge := r.URL.Query().Get("consent_challenge")
-		var req struct {
-			RequestURL string   `json:"request_url"`
-			Scope      []string `json:"requested_scope"`
-			Audience   []string `json:"requested_access_token_audience"`
-		}
-		q := "?consent_challenge=" + url.QueryEscape(challenge)
-		if err := p.adminCall(r.Context(), http.MethodGet, "/admin/oauth2/auth/requests/consent"+q, nil, &req); err != nil {
-			fail(w, "%v", err)
-			return
-		}
-		user, ok := userFor(req.RequestURL)
-		if !ok {
-			fail(w, "no pending user for %s", req.RequestURL)
-			return
-		}
-		var accepted struct {
-			RedirectTo string `json:"redirect_to"`
-		}
-		groups := nonNil(user.Groups)
-		if err := p.adminCall(r.Context(), http.MethodPut, "/admin/oauth2/auth/requests/consent/accept"+q, map[string]any{
+	mux.HandleFunc("GET /login", p.acceptStep("login", fail, userFor, func(u User, _ stepRequest) map[string]any {
+		return map[string]any{"subject": u.Subject, "remember": false}
+	}))
+	mux.HandleFunc("GET /consent", p.acceptStep("consent", fail, userFor, func(u User, req stepRequest) map[string]any {
+		groups := nonNil(u.Groups)
+		return map[string]any{
 			"grant_scope":                 nonNil(req.Scope),
 			"grant_access_token_audience": nonNil(req.Audience),
 			"remember":                    false,
@@ -538,13 +497,44 @@ func (p *Provider) loginConsentHandler(t testing.TB) http.Handler {
 				"access_token": map[string]any{"groups": groups},
 				"id_token":     map[string]any{"groups": groups},
 			},
-		}, &accepted); err != nil {
+		}
+	}))
+	return mux
+}
+
+// stepRequest is what the login and consent apps read of Hydra's login or consent request.
+type stepRequest struct {
+	RequestURL string   `json:"request_url"`
+	Scope      []string `json:"requested_scope"`
+	Audience   []string `json:"requested_access_token_audience"`
+}
+
+// acceptStep handles one step of the flow ("login" or "consent"): it reads Hydra's request behind the challenge,
+// finds the flow's user by the OAuth state of the original authorization request, accepts with the body that
+// accept builds, and sends the browser on to where Hydra says.
+func (p *Provider) acceptStep(step string, fail func(http.ResponseWriter, string, ...any), userFor func(string) (User, bool),
+	accept func(User, stepRequest) map[string]any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := "?" + step + "_challenge=" + url.QueryEscape(r.URL.Query().Get(step+"_challenge"))
+		var req stepRequest
+		if err := p.adminCall(r.Context(), http.MethodGet, "/admin/oauth2/auth/requests/"+step+q, nil, &req); err != nil {
+			fail(w, "%v", err)
+			return
+		}
+		user, ok := userFor(req.RequestURL)
+		if !ok {
+			fail(w, "no pending user for %s", req.RequestURL)
+			return
+		}
+		var accepted struct {
+			RedirectTo string `json:"redirect_to"`
+		}
+		if err := p.adminCall(r.Context(), http.MethodPut, "/admin/oauth2/auth/requests/"+step+"/accept"+q, accept(user, req), &accepted); err != nil {
 			fail(w, "%v", err)
 			return
 		}
 		http.Redirect(w, r, accepted.RedirectTo, http.StatusFound)
-	})
-	return mux
+	}
 }
 
 func freePort() (string, error) {
