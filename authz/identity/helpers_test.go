@@ -178,7 +178,8 @@ type fakeIdP struct {
 
 	mu     sync.Mutex
 	keys   []signingKey
-	status int // when not 0, the JWKS endpoint answers this status
+	status int           // when not 0, the JWKS endpoint answers this status
+	gate   chan struct{} // when not nil, the JWKS endpoint waits for it to close
 
 	discoveryHits atomic.Int32
 	jwksHits      atomic.Int32
@@ -194,6 +195,16 @@ func newFakeIdP(t testing.TB) *fakeIdP {
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		f.jwksHits.Add(1)
+		f.mu.Lock()
+		gate := f.gate
+		f.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		f.mu.Lock()
 		status := f.status
 		set := jwk.NewSet()
@@ -240,6 +251,23 @@ func (f *fakeIdP) removeKey(kid string) {
 			f.keys = append(f.keys[:i], f.keys[i+1:]...)
 			return
 		}
+	}
+}
+
+// hold makes JWKS requests wait until the returned func is called.
+func (f *fakeIdP) hold() (release func()) {
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.gate = gate
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.gate = nil
+			f.mu.Unlock()
+			close(gate)
+		})
 	}
 }
 

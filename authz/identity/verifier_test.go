@@ -372,3 +372,44 @@ func TestJWKSFileRotation(t *testing.T) {
 		t.Fatalf("key removed from the file: %v, want ErrUnknownKey", err)
 	}
 }
+
+func TestConcurrentColdStart(t *testing.T) {
+	// Invariant: concurrent Verify calls that all need the key set share one fetch; a caller whose context ends
+	// stops waiting (ErrKeysUnavailable wrapping its context error) without cancelling the fetch the others wait for.
+	idp := newFakeIdP(t)
+	k := idp.addKey(t, jwa.ES256)
+	clk := newClock()
+	v := newVerifier(t, clk, identity.IssuerConfig{Issuer: idp.issuer(), JWKSURI: idp.srv.URL + "/jwks", Audiences: []string{"mcpgw"}})
+	tok := k.sign(t, map[string]any{"iss": idp.issuer(), "aud": "mcpgw", "sub": "gil", "exp": clk.Now().Unix() + 60}, nil)
+	release := idp.hold()
+	defer release()
+
+	impatient, cancel := context.WithCancel(context.Background())
+	impatientErr := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(impatient, tok)
+		impatientErr <- err
+	}()
+	waitFor(t, "the fetch to reach the issuer", func() bool { return idp.jwksHits.Load() == 1 })
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	cancel()
+	if err := <-impatientErr; !errors.Is(err, identity.ErrKeysUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v, want ErrKeysUnavailable and context.Canceled", err)
+	}
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("waiting caller: %v", err)
+		}
+	}
+	if got := idp.jwksHits.Load(); got != 1 {
+		t.Fatalf("JWKS fetched %d times, want 1", got)
+	}
+}

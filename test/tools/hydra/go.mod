@@ -218,4 +218,5 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
+// Copied from Hydra v2.3.0's own go.mod: without it the build fails with "p.conn.Store.SQLDB undefined".
 replace github.com/gobuffalo/pop/v6 => github.com/ory/pop/v6 v6.2.1-0.20241121111754-e5dfc0f3344b
