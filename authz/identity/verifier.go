@@ -40,6 +40,7 @@ type Verifier struct {
 	byIss   map[string]*issuer
 	issuers []*issuer
 	cache   *tokenCache // nil when disabled
+	sigEnc  *base64.Encoding
 	now     func() time.Time
 	log     *slog.Logger
 }
@@ -95,7 +96,13 @@ func NewVerifier(cfg Config, opts Options) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &Verifier{byIss: make(map[string]*issuer, len(cfg.Issuers)), now: now, log: log}
+	v := &Verifier{
+		byIss: make(map[string]*issuer, len(cfg.Issuers)),
+		// Strict: a signature with non-zero padding bits is another encoding of the same bytes; refuse it.
+		sigEnc: base64.RawURLEncoding.Strict(),
+		now:    now,
+		log:    log,
+	}
 	switch {
 	case opts.CacheSize == 0:
 		v.cache = newTokenCache(DefaultCacheSize)
@@ -224,7 +231,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (Princ
 	}
 	payload := buf[start:]
 	start = len(buf)
-	if buf, err = enc.Strict().AppendDecode(buf, b[dot2+1:]); err != nil {
+	if buf, err = v.sigEnc.AppendDecode(buf, b[dot2+1:]); err != nil {
 		return Principal{}, nil, fmt.Errorf("%w: signature: %w", ErrMalformedToken, err)
 	}
 	sig := buf[start:]
