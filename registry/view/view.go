@@ -277,6 +277,9 @@ type Page struct {
 	Limit  int
 	// Match filters objects; nil accepts all. It runs before the limit, so a page is always full when it can be.
 	Match func(catalog.Object) bool
+	// Keys, when not nil, restricts the listing to these sorted keys (a caller's precomputed visible set), so a
+	// restricted caller's page costs in proportion to what it may see, not to the catalog.
+	Keys []string
 }
 
 // List returns up to p.Limit matching objects after p.After in key order, and whether more follow.
@@ -284,21 +287,25 @@ func (c *Catalog) List(kind catalog.Kind, p Page) (items []catalog.Object, more 
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t := c.tables[kind]
+	keys := t.keys
+	if p.Keys != nil {
+		keys = p.Keys
+	}
 	start := 0
 	if p.After != "" || p.Prefix != "" {
 		from := max(p.After, p.Prefix)
-		start, _ = slices.BinarySearch(t.keys, from)
-		if start < len(t.keys) && t.keys[start] == p.After {
+		start, _ = slices.BinarySearch(keys, from)
+		if start < len(keys) && keys[start] == p.After {
 			start++
 		}
 	}
 	items = make([]catalog.Object, 0, min(p.Limit, 64))
-	for _, k := range t.keys[start:] {
+	for _, k := range keys[start:] {
 		if p.Prefix != "" && !hasPrefix(k, p.Prefix) {
 			break
 		}
-		o := t.byKey[k]
-		if p.Match != nil && !p.Match(o) {
+		o, ok := t.byKey[k]
+		if !ok || p.Match != nil && !p.Match(o) {
 			continue
 		}
 		if len(items) == p.Limit {
