@@ -22,16 +22,27 @@ func benchRecord() Record {
 		Arguments: map[string]any{"repo": "mcpgw/mcpgw", "query": "is:open", "limit": 20}, Latency: 180 * time.Microsecond}
 }
 
-// BenchmarkSubmit measures Submit on the request path with Run consuming concurrently. The timer pauses every
-// 4096 records until the buffer is empty again, so the figure is the cost of an accepted record, not of a drop.
-func BenchmarkSubmit(b *testing.B) {
-	bt, err := NewBatcher(&countSink{}, BatcherConfig{Buffer: 1 << 13, BatchSize: 512}, nil)
+// runningBatcher starts a Batcher with the given buffer on a countSink; stop cancels Run and waits for it.
+func runningBatcher(b *testing.B, buffer int) (*Batcher, func()) {
+	bt, err := NewBatcher(&countSink{}, BatcherConfig{Buffer: buffer, BatchSize: 512}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(b.Context())
 	done := make(chan error, 1)
 	go func() { done <- bt.Run(ctx) }()
+	return bt, func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSubmit measures Submit on the request path with Run consuming concurrently. The timer pauses every
+// 4096 records until the buffer is empty again, so the figure is the cost of an accepted record, not of a drop.
+func BenchmarkSubmit(b *testing.B) {
+	bt, stop := runningBatcher(b, 1<<13)
 	rec := benchRecord()
 	b.ReportAllocs()
 	i := 0
@@ -46,10 +57,7 @@ func BenchmarkSubmit(b *testing.B) {
 		bt.Submit(rec)
 	}
 	b.StopTimer()
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	stop()
 	if s := bt.Stats(); s.Dropped > 0 {
 		b.Fatalf("%d records dropped; the figure would include drops", s.Dropped)
 	}
@@ -58,13 +66,7 @@ func BenchmarkSubmit(b *testing.B) {
 // BenchmarkThroughput measures the whole path per record: Submit from two goroutines, numbering, batching and the
 // hand-over to a sink that stores nothing. dropped/op shows how much a tight loop outruns the consumer.
 func BenchmarkThroughput(b *testing.B) {
-	bt, err := NewBatcher(&countSink{}, BatcherConfig{Buffer: 1 << 16, BatchSize: 512}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(b.Context())
-	done := make(chan error, 1)
-	go func() { done <- bt.Run(ctx) }()
+	bt, stop := runningBatcher(b, 1<<16)
 	rec := benchRecord()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -72,10 +74,7 @@ func BenchmarkThroughput(b *testing.B) {
 			bt.Submit(rec)
 		}
 	})
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	stop()
 	s := bt.Stats()
 	b.ReportMetric(float64(s.Dropped)/float64(s.Submitted+s.Dropped), "dropped/op")
 }

@@ -16,10 +16,15 @@ type field struct {
 func (f field) present() bool  { return f.first != 0 }
 func (f field) isString() bool { return f.first == '"' }
 
-// optString is a string member that may be absent.
-type optString struct {
-	value   string
-	present bool
+// equals reports whether the string literal f (in buf) decodes to v, without allocating for unescaped literals.
+func (f field) equals(buf []byte, v string) bool {
+	if !f.isString() {
+		return false
+	}
+	if !f.escaped {
+		return string(buf[f.start+1:f.end-1]) == v
+	}
+	return stringValue(buf[f.start:f.end], true) == v
 }
 
 // field reads the value at the cursor.
@@ -34,15 +39,17 @@ func (s *scanner) field() (field, error) {
 	return field{start: start, end: end, first: c}, err
 }
 
-// bodyFields carries what the header checks need beyond the Messages themselves.
+// bodyFields carries what the header checks need beyond the Messages themselves, as spans of buf so that nothing
+// is decoded unless a check needs it.
 type bodyFields struct {
-	meta0       optString   // params._meta protocolVersion of the first message
-	metas       []optString // the same for every message of a batch
-	initVersion string      // params.protocolVersion of the first initialize request
-	mirror      optString   // params.name, else params.uri, of the first message: the source of Mcp-Name
+	buf         []byte
+	meta0       field   // params._meta protocolVersion of the first message (a string literal when present)
+	metas       []field // the same for every message of a batch
+	initVersion field   // params.protocolVersion of the first initialize request
+	mirror      field   // params.name, else params.uri, of the first message: the source of Mcp-Name
 }
 
-func (f *bodyFields) metaVersion(i int) optString {
+func (f *bodyFields) metaVersion(i int) field {
 	if f.metas != nil {
 		return f.metas[i]
 	}
@@ -61,6 +68,7 @@ type msgScan struct {
 // body parses the body into r.Messages.
 func (p *Parser) body(r *Request, body []byte, f *bodyFields) error {
 	s := newScanner(body, p.maxDepth)
+	f.buf = body
 	sc, _ := p.scratch.Get().(*scratch)
 	if sc == nil {
 		sc = &scratch{}
@@ -88,7 +96,7 @@ func (p *Parser) body(r *Request, body []byte, f *bodyFields) error {
 			return invalidRequest("the stateless protocol revision does not allow batches")
 		}
 		r.Batch = true
-		f.metas = make([]optString, 0, 8)
+		f.metas = make([]field, 0, 8)
 		e, err := p.batch(&s, r, f)
 		if err != nil {
 			return err
@@ -146,11 +154,11 @@ func (p *Parser) batch(s *scanner, r *Request, f *bodyFields) (*Error, error) {
 				semantic = invalidRequest("a batch element is not a JSON-RPC message object")
 			}
 			r.Messages = append(r.Messages, Message{})
-			f.metas = append(f.metas, optString{})
+			f.metas = append(f.metas, field{})
 			continue
 		}
 		r.Messages = append(r.Messages, Message{})
-		f.metas = append(f.metas, optString{})
+		f.metas = append(f.metas, field{})
 		e, err := p.message(s, &r.Messages[n], f, n)
 		if err != nil {
 			return nil, parseError(err)
@@ -165,19 +173,7 @@ func (p *Parser) batch(s *scanner, r *Request, f *bodyFields) (*Error, error) {
 // the *Error, after the whole object has been scanned.
 func (p *Parser) message(s *scanner, m *Message, f *bodyFields, index int) (*Error, error) {
 	var ms msgScan
-	mark, err := s.enterObject()
-	if err != nil {
-		return nil, err
-	}
-	var set map[string]struct{}
-	for {
-		key, done, err := s.member(mark, &set)
-		if err != nil {
-			return nil, err
-		}
-		if done {
-			break
-		}
+	err := s.members(func(key []byte) (err error) {
 		switch string(key) {
 		case "jsonrpc":
 			ms.jsonrpc, err = s.field()
@@ -186,7 +182,7 @@ func (p *Parser) message(s *scanner, m *Message, f *bodyFields, index int) (*Err
 		case "method":
 			ms.method, err = s.field()
 		case "params":
-			err = ms.readParams(s)
+			ms.params, err = ms.readParams(s)
 		case "result":
 			ms.result, err = s.field()
 		case "error":
@@ -194,61 +190,48 @@ func (p *Parser) message(s *scanner, m *Message, f *bodyFields, index int) (*Err
 		default:
 			_, _, err = s.value()
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	e := ms.build(s.buf, m)
 	if e != nil {
 		return withID(e, m.ID), nil
 	}
-	meta := optString{}
-	if ms.meta.present() {
-		if !ms.meta.isString() {
-			return withID(invalidParams("params._meta protocolVersion must be a string"), m.ID), nil
-		}
-		meta = optString{value: stringValue(s.buf[ms.meta.start:ms.meta.end], ms.meta.escaped), present: true}
+	if ms.meta.present() && !ms.meta.isString() {
+		return withID(invalidParams("params._meta protocolVersion must be a string"), m.ID), nil
 	}
 	if f.metas != nil {
-		f.metas[index] = meta
+		f.metas[index] = ms.meta
 	} else {
-		f.meta0 = meta
+		f.meta0 = ms.meta
 	}
 	if index == 0 {
 		switch {
 		case ms.name.isString():
-			f.mirror = optString{value: stringValue(s.buf[ms.name.start:ms.name.end], ms.name.escaped), present: true}
+			f.mirror = ms.name
 		case ms.uri.isString():
-			f.mirror = optString{value: stringValue(s.buf[ms.uri.start:ms.uri.end], ms.uri.escaped), present: true}
+			f.mirror = ms.uri
 		}
 	}
-	if m.Method == MethodInitialize && m.Kind == KindRequest && f.initVersion == "" && ms.proto.isString() {
-		f.initVersion = stringValue(s.buf[ms.proto.start:ms.proto.end], ms.proto.escaped)
+	if m.Method == MethodInitialize && m.Kind == KindRequest && !f.initVersion.present() && ms.proto.isString() {
+		f.initVersion = ms.proto
 	}
 	return nil, nil
 }
 
-func (ms *msgScan) readParams(s *scanner) error {
+// object reads the value at the cursor: an object member by member through visit (which must consume each
+// member's value), anything else as a plain field. Only the first byte of an object's field is meaningful.
+func (s *scanner) object(visit func(key []byte) error) (field, error) {
 	if s.peek() != '{' {
-		var err error
-		ms.params, err = s.field()
-		return err
+		return s.field()
 	}
-	ms.params = field{start: s.pos, first: '{'}
-	mark, err := s.enterObject()
-	if err != nil {
-		return err
-	}
-	var set map[string]struct{}
-	for {
-		key, done, err := s.member(mark, &set)
-		if err != nil {
-			return err
-		}
-		if done {
-			ms.params.end = s.pos
-			return nil
-		}
+	return field{start: s.pos, first: '{'}, s.members(visit)
+}
+
+func (ms *msgScan) readParams(s *scanner) (field, error) {
+	return s.object(func(key []byte) (err error) {
 		switch string(key) {
 		case "name":
 			ms.name, err = s.field()
@@ -259,39 +242,18 @@ func (ms *msgScan) readParams(s *scanner) error {
 		case "protocolVersion":
 			ms.proto, err = s.field()
 		case "ref":
-			err = ms.readRef(s)
+			ms.ref, err = ms.readRef(s)
 		case "_meta":
-			err = ms.readMeta(s)
+			_, err = ms.readMeta(s) // a non-object _meta carries no version; the server judges it
 		default:
 			_, _, err = s.value()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
-func (ms *msgScan) readRef(s *scanner) error {
-	if s.peek() != '{' {
-		var err error
-		ms.ref, err = s.field()
-		return err
-	}
-	ms.ref = field{start: s.pos, first: '{'}
-	mark, err := s.enterObject()
-	if err != nil {
-		return err
-	}
-	var set map[string]struct{}
-	for {
-		key, done, err := s.member(mark, &set)
-		if err != nil {
-			return err
-		}
-		if done {
-			ms.ref.end = s.pos
-			return nil
-		}
+func (ms *msgScan) readRef(s *scanner) (field, error) {
+	return s.object(func(key []byte) (err error) {
 		switch string(key) {
 		case "type":
 			ms.refType, err = s.field()
@@ -302,39 +264,19 @@ func (ms *msgScan) readRef(s *scanner) error {
 		default:
 			_, _, err = s.value()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
-func (ms *msgScan) readMeta(s *scanner) error {
-	if s.peek() != '{' {
-		_, _, err := s.value() // a non-object _meta carries no version; the server judges it
-		return err
-	}
-	mark, err := s.enterObject()
-	if err != nil {
-		return err
-	}
-	var set map[string]struct{}
-	for {
-		key, done, err := s.member(mark, &set)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
+func (ms *msgScan) readMeta(s *scanner) (field, error) {
+	return s.object(func(key []byte) (err error) {
 		if string(key) == metaProtocolVersion {
 			ms.meta, err = s.field()
-		} else {
-			_, _, err = s.value()
-		}
-		if err != nil {
 			return err
 		}
-	}
+		_, _, err = s.value()
+		return err
+	})
 }
 
 // build checks the collected members against JSON-RPC 2.0 and MCP and fills m.

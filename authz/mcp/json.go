@@ -71,16 +71,20 @@ func (s *scanner) giveBack(sc *scratch) {
 	}
 }
 
-func (s *scanner) skipSpace() {
-	for s.pos < len(s.buf) {
-		switch s.buf[s.pos] {
+// skipSpace returns the index of the first non-whitespace byte of b at or after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.pos++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
+
+func (s *scanner) skipSpace() { s.pos = skipSpace(s.buf, s.pos) }
 
 // peek returns the next non-space byte without consuming it, or 0 at the end of input.
 func (s *scanner) peek() byte {
@@ -427,6 +431,27 @@ func (s *scanner) remember(mark int, set *map[string]struct{}, ref keyRef, key [
 	return nil
 }
 
+// members walks the object at the cursor, calling visit with each decoded key; visit must consume the value.
+func (s *scanner) members(visit func(key []byte) error) error {
+	mark, err := s.enterObject()
+	if err != nil {
+		return err
+	}
+	var set map[string]struct{}
+	for {
+		key, done, err := s.member(mark, &set)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if err := visit(key); err != nil {
+			return err
+		}
+	}
+}
+
 func (s *scanner) skipObject() error {
 	mark, err := s.enterObject()
 	if err != nil {
@@ -435,11 +460,8 @@ func (s *scanner) skipObject() error {
 	var set map[string]struct{}
 	for {
 		_, done, err := s.member(mark, &set)
-		if err != nil {
+		if err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 		if _, _, err := s.value(); err != nil {
 			return err
@@ -497,16 +519,7 @@ type decoder struct {
 	pos int
 }
 
-func (d *decoder) skipSpace() {
-	for d.pos < len(d.buf) {
-		switch d.buf[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
+func (d *decoder) skipSpace() { d.pos = skipSpace(d.buf, d.pos) }
 
 func (d *decoder) value() any {
 	d.skipSpace()

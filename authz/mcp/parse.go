@@ -325,19 +325,19 @@ func (p *Parser) versions(r *Request, hasVersion bool, f *bodyFields) error {
 		m := &r.Messages[i]
 		mv := f.metaVersion(i)
 		switch {
-		case mv.present && !hasVersion:
+		case mv.present() && !hasVersion:
 			return withID(headerMismatch("MCP-Protocol-Version header is required"), m.ID)
-		case mv.present && mv.value != r.ProtocolVersion:
+		case mv.present() && !mv.equals(f.buf, r.ProtocolVersion):
 			return withID(headerMismatch("MCP-Protocol-Version does not match params._meta"), m.ID)
-		case !mv.present && r.Stateless && m.Kind == KindRequest:
+		case !mv.present() && r.Stateless && m.Kind == KindRequest:
 			return withID(headerMismatch("params._meta lacks "+metaProtocolVersion), m.ID)
 		}
 	}
 	if hasVersion {
 		return nil
 	}
-	if f.initVersion != "" {
-		r.ProtocolVersion = f.initVersion
+	if v := f.initVersion; v.present() {
+		r.ProtocolVersion = stringValue(f.buf[v.start:v.end], v.escaped)
 		return nil
 	}
 	if p.assumed == "" {
@@ -375,7 +375,7 @@ func (p *Parser) mirrored(r *Request, h map[string]string, f *bodyFields) error 
 		if err != nil {
 			return withID(err, m.ID)
 		}
-		if !f.mirror.present || n != f.mirror.value {
+		if !f.mirror.equals(f.buf, n) {
 			return withID(headerMismatch("Mcp-Name does not match params.name or params.uri"), m.ID)
 		}
 	} else if r.Stateless && m.Kind == KindRequest && nameRequired(m.Method) {

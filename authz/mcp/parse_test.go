@@ -43,6 +43,17 @@ func headers(kv ...string) map[string]string {
 	return h
 }
 
+// testInput is a request to the test route; an empty method means POST, nil headers mean none.
+func testInput(method string, h map[string]string, body string) Input {
+	if method == "" {
+		method = http.MethodPost
+	}
+	if h == nil {
+		h = map[string]string{}
+	}
+	return Input{Method: method, Path: "/mcp/io.example/weather", Headers: h, Body: []byte(body), ContextExtensions: testExt}
+}
+
 const meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}`
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
@@ -242,21 +253,13 @@ func TestParseAccepts(t *testing.T) {
 	p := mustParser(t, Config{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			method := tc.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			h := tc.headers
-			if h == nil {
-				h = map[string]string{}
-			}
-			got, err := p.Parse(Input{Method: method, Path: "/mcp/io.example/weather", Headers: h, Body: []byte(tc.body),
-				ContextExtensions: testExt})
+			in := testInput(tc.method, tc.headers, tc.body)
+			got, err := p.Parse(in)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
 			want := tc.want
-			want.Target, want.HTTPMethod, want.Path = testTarget, method, "/mcp/io.example/weather"
+			want.Target, want.HTTPMethod, want.Path = testTarget, in.Method, in.Path
 			if want.Op == "" {
 				want.Op = OpMessages
 			}
@@ -351,15 +354,7 @@ func TestParseRejects(t *testing.T) {
 	p := mustParser(t, Config{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			method := tc.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			h := tc.headers
-			if h == nil {
-				h = map[string]string{}
-			}
-			got, err := p.Parse(Input{Method: method, Headers: h, Body: []byte(tc.body), ContextExtensions: testExt})
+			got, err := p.Parse(testInput(tc.method, tc.headers, tc.body))
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Parse = %+v, %v; want *Error", got, err)
