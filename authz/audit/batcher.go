@@ -13,9 +13,10 @@ import (
 
 // Sink stores audit records; the store adapter implements it.
 type Sink interface {
-	// InsertAudit stores a batch. It must be idempotent by Record.ID: after a failure (a timeout, a broken
-	// connection, an unordered insert that stored part of the batch) the same records are offered again, so records
-	// whose ID is already stored must be skipped, not reported as errors.
+	// InsertAudit stores a batch whose argument keys are already escaped for MongoDB field-name rules (EscapeKey).
+	// It must be idempotent by Record.ID: after a failure (a timeout, a broken connection, an unordered insert that
+	// stored part of the batch) the same records are offered again, so records whose ID is already stored must be
+	// skipped, not reported as errors.
 	InsertAudit(ctx context.Context, records []Record) error
 }
 
@@ -53,7 +54,8 @@ type BatcherConfig struct {
 	DrainTimeout time.Duration
 	// DropLogEvery rate-limits the warning logged while records are dropped (default DefaultDropLogEvery).
 	DropLogEvery time.Duration
-	// Redactor, when set, redacts Record.Arguments on the Batcher's goroutine, off the request path.
+	// Redactor, when set, redacts Record.Arguments on the Batcher's goroutine, off the request path. Either way the
+	// stored arguments are a copy whose keys are escaped for MongoDB field-name rules (see EscapeKey).
 	Redactor *Redactor
 	// Now is the clock for Record.Time and the drop log (default time.Now).
 	Now func() time.Time
@@ -106,6 +108,9 @@ func (c BatcherConfig) withDefaults() BatcherConfig {
 	defD(&c.DropLogEvery, DefaultDropLogEvery)
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Redactor == nil {
+		c.Redactor = &Redactor{} // no rules: still copies and normalises, so stored keys can be escaped
 	}
 	return c
 }
@@ -248,13 +253,14 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
-// prepare numbers and redacts a record as it leaves the queue, once, so a retried batch is offered unchanged.
+// prepare numbers, redacts and key-escapes (see EscapeKey) a record as it leaves the queue, once, so a retried batch
+// is offered unchanged.
 func (b *Batcher) prepare(rec Record) Record {
 	if rec.ID == "" {
 		rec.ID = b.ids.next(rec.Time)
 	}
-	if b.cfg.Redactor != nil && rec.Arguments != nil {
-		rec.Arguments = b.cfg.Redactor.Redact(rec.Arguments)
+	if rec.Arguments != nil {
+		rec.Arguments = storableArguments(b.cfg.Redactor.Redact(rec.Arguments))
 	}
 	return rec
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // liveness bounds how long a test waits for something that must happen; it is a hang guard, never a timing claim.
@@ -412,5 +414,29 @@ func TestBatcherConfigValidate(t *testing.T) {
 	}
 	if _, err := NewBatcher(nil, BatcherConfig{}, nil); err == nil {
 		t.Errorf("nil sink accepted")
+	}
+}
+
+func TestBatcherStoresEscapedCopies(t *testing.T) {
+	// Invariant: without any redaction rule, the sink still receives a copy of the arguments whose keys a
+	// MongoDB-compatible store accepts, and the submitted map is left as it was.
+	sink := newMemSink()
+	b, _ := mustBatcher(t, sink, BatcherConfig{BatchSize: 1})
+	stop := started(t, b)
+	args := map[string]any{"$schema": "s", "user.name": "alice", "n": map[string]string{"k.v": "1"}}
+	r := decision(1)
+	r.Arguments = args
+	b.Submit(r)
+	waitWrote(t, sink, 1)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	recs, _, _ := sink.snapshot()
+	want := map[string]any{"%24schema": "s", "user%2Ename": "alice", "n": map[string]any{"k%2Ev": "1"}}
+	if diff := cmp.Diff(want, recs[0].Arguments); diff != "" {
+		t.Errorf("stored arguments (-want +got):\n%s", diff)
+	}
+	if _, ok := args["$schema"]; !ok || len(args) != 3 {
+		t.Errorf("submitted map modified: %v", args)
 	}
 }

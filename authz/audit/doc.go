@@ -8,5 +8,8 @@
 // counts it and logs a rate-limited warning; a batch the sink keeps refusing is retried with backoff a bounded number
 // of times and then counted as failed and logged. Nothing is lost silently: Stats exposes every counter.
 //
+// Stored argument keys are escaped (EscapeKey) because MongoDB-compatible stores, the embedded one included, refuse
+// field names that start with '$' or contain '.'; readers restore them with UnescapeKey.
+//
 // The package imports no database driver; the store adapter implements Sink and keys records by Record.ID.
 package audit

@@ -53,8 +53,8 @@ type Record struct {
 	Method     string `json:"method,omitempty"` // JSON-RPC method; empty for GET, DELETE and client responses
 	// Tool is the tool or prompt name, or the resource URI, the message acts on.
 	Tool string `json:"tool,omitempty"`
-	// Arguments are the call's arguments after redaction. Submit takes ownership: the caller must not change the map
-	// afterwards. The Batcher's Redactor copies it before removing or hashing anything.
+	// Arguments are the call's arguments. Submit takes ownership: the caller must not change the map afterwards;
+	// the Batcher stores a redacted copy whose keys are escaped with EscapeKey (read them back with UnescapeKey).
 	Arguments map[string]any `json:"arguments,omitempty"`
 	// Latency is how long the decision took, in nanoseconds when serialised.
 	Latency time.Duration `json:"latency_ns,omitempty"`

@@ -23,5 +23,10 @@
 // The gateway must read the body exactly as the server will, or a request could be allowed for one tool and run
 // another. So the body parser accepts only unambiguous JSON: no duplicate keys at any depth, valid UTF-8, no unpaired
 // surrogate escapes, bounded depth, size and batch length. Member names are matched case-sensitively, as JSON-RPC
-// defines them. Every client fault is an *Error carrying the HTTP status and the JSON-RPC error to answer with.
+// defines them. Every client fault is an *Error carrying the HTTP status and the JSON-RPC error to answer with; in a
+// batch, it echoes the id of the first faulty message.
+//
+// Mcp-Param-* headers are neither read nor checked: they mirror tool arguments chosen by the tool's inputSchema,
+// which this package does not know. Policies must decide on Message.Arguments, read from the body; the MCP server
+// checks the headers against the body, as the specification requires of it.
 package mcp
