@@ -2,9 +2,9 @@
 // authorization never disagree: the same Rego package (data.mcpgw.authz) that decides a tool call at the gateway
 // decides which assets and tools a caller finds in listings, gets and search.
 //
-// Visibility is computed for the whole catalog in one policy evaluation per distinct caller profile (issuer, groups,
-// client id and token scopes: the attributes the policy maps to scopes) and cached until the catalog or the access
-// data change, so a restricted caller's listing walks only what it may see.
+// Visibility is computed for the whole catalog in one policy evaluation per distinct set of effective scopes (what
+// the policy maps a caller's groups, client id and token scopes to) and cached until the catalog or the access data
+// change, so a restricted caller's listing walks only what it may see.
 package access
 
 import (
@@ -26,7 +26,8 @@ import (
 
 // Engine is the part of the policy engine this package uses.
 type Engine interface {
-	SetData(policy.Data) error
+	SetData(ctx context.Context, d policy.Data) error
+	EffectiveScopes(ctx context.Context, p policy.Principal) ([]string, error)
 	Visible(ctx context.Context, p policy.Principal, assets []policy.Asset) ([]policy.VisibleAsset, error)
 	CanManage(ctx context.Context, p policy.Principal, action policy.Action, kind, name string) (policy.Decision, error)
 }
@@ -70,12 +71,12 @@ func New(engine Engine, cat Catalog, opts Options) *Control {
 }
 
 // Listener returns a view listener that pushes scope and mapping changes into the policy data at once, so that
-// authorization follows a change without waiting for a request.
-func (c *Control) Listener() view.Listener {
+// authorization follows a change without waiting for a request. ctx bounds the pushes (the process's lifetime).
+func (c *Control) Listener(ctx context.Context) view.Listener {
 	return func(events []view.Event) {
 		for _, e := range events {
 			if e.Kind == catalog.KindScope || e.Kind == catalog.KindGroupMapping || e.Kind == catalog.KindClientMapping {
-				if err := c.pushData(); err != nil {
+				if err := c.pushData(ctx); err != nil {
 					c.log.Error("policy data rejected; the previous data stays in force", "err", err)
 				}
 				return
@@ -85,12 +86,12 @@ func (c *Control) Listener() view.Listener {
 }
 
 // Sync pushes the access data to the engine.
-func (c *Control) Sync() error { return c.pushData() }
+func (c *Control) Sync(ctx context.Context) error { return c.pushData(ctx) }
 
-func (c *Control) pushData() error {
+func (c *Control) pushData(ctx context.Context) error {
 	d := Data(c.cat)
 	d.AdminGroups, d.AdminScope = c.admin.AdminGroups, c.admin.AdminScope
-	if err := c.engine.SetData(d); err != nil {
+	if err := c.engine.SetData(ctx, d); err != nil {
 		return fmt.Errorf("push policy data: %w", err)
 	}
 	c.mu.Lock()
@@ -254,18 +255,15 @@ func (s *Set) Tools(server string) func(string) bool {
 // Admin reports whether the profile holds the admin scope.
 func (s *Set) Admin() bool { return s.admin }
 
-// profileKey identifies the attributes the policy maps to scopes. Callers with equal profiles share a Set.
-func profileKey(p policy.Principal) string {
-	g := slices.Clone(p.Groups)
-	slices.Sort(g)
-	sc := slices.Clone(p.Scopes)
-	slices.Sort(sc)
-	return p.Issuer + "\x00" + p.ClientID + "\x00" + strings.Join(g, "\x01") + "\x00" + strings.Join(sc, "\x01")
-}
-
-// ForPolicy returns the caller's visible set.
+// ForPolicy returns the caller's visible set. Callers with the same effective scopes share one.
 func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, error) {
-	key := profileKey(p)
+	scopes, err := c.engine.EffectiveScopes(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("decide visibility: %w", err)
+	}
+	scopes = slices.Clone(scopes)
+	slices.Sort(scopes)
+	key := strings.Join(scopes, "\x00")
 	ver := c.cat.Version()
 	c.mu.Lock()
 	if c.version != ver {
@@ -279,7 +277,7 @@ func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, erro
 	}
 	c.mu.Unlock()
 	v, err, _ := c.group.Do(key+"\x00"+fmt.Sprint(ver), func() (any, error) {
-		return c.compute(context.WithoutCancel(ctx), p, ver)
+		return c.compute(context.WithoutCancel(ctx), p, key, scopes, ver)
 	})
 	if err != nil {
 		return nil, err
@@ -287,7 +285,7 @@ func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, erro
 	return v.(*Set), nil
 }
 
-func (c *Control) compute(ctx context.Context, p policy.Principal, ver int64) (*Set, error) {
+func (c *Control) compute(ctx context.Context, p policy.Principal, key string, scopes []string, ver int64) (*Set, error) {
 	c.mu.Lock()
 	list := c.assets
 	if list == nil || c.version != ver {
@@ -300,15 +298,15 @@ func (c *Control) compute(ctx context.Context, p policy.Principal, ver int64) (*
 	}
 	c.mu.Unlock()
 
-	dec, err := c.engine.CanManage(ctx, p, policy.ActionUpdate, "scope", "probe")
-	if err != nil {
-		return nil, fmt.Errorf("decide visibility: %w", err)
+	adminScope := c.admin.AdminScope
+	if adminScope == "" {
+		adminScope = policy.DefaultAdminScope
 	}
 	vis, err := c.engine.Visible(ctx, p, list.assets)
 	if err != nil {
 		return nil, fmt.Errorf("decide visibility: %w", err)
 	}
-	s := &Set{admin: dec.Allow, all: map[catalog.Kind]bool{}, keys: map[catalog.Kind][]string{},
+	s := &Set{admin: slices.Contains(scopes, adminScope), all: map[catalog.Kind]bool{}, keys: map[catalog.Kind][]string{},
 		seen: map[catalog.Kind]map[string]bool{}, tools: map[string]map[string]bool{}, full: map[string]bool{}}
 	counts := map[catalog.Kind]int{}
 	for _, o := range list.objs {
@@ -342,7 +340,7 @@ func (c *Control) compute(ctx context.Context, p policy.Principal, ver int64) (*
 	}
 	c.mu.Lock()
 	if c.version == ver {
-		c.cache[profileKey(p)] = s
+		c.cache[key] = s
 	}
 	c.mu.Unlock()
 	return s, nil
@@ -374,6 +372,10 @@ func (g Gate) Allow(ctx context.Context, a registrar.Actor, action registrar.Act
 type Denied struct{ Reason string }
 
 func (d *Denied) Error() string { return "forbidden: " + d.Reason }
+
+// PolicyReason is the policy's explanation, safe to show the caller (it names only the caller's own scopes and the
+// scopes that would allow the change).
+func (d *Denied) PolicyReason() string { return d.Reason }
 
 // Is makes errors.Is(err, catalog.ErrForbidden) true.
 func (d *Denied) Is(target error) bool { return target == catalog.ErrForbidden }

@@ -77,7 +77,12 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, catalog.ErrRevMismatch):
 		writeProblem(c, probPrecondition.with("the resource changed since the revision named in If-Match; read it again"))
 	case errors.Is(err, catalog.ErrForbidden):
-		writeProblem(c, probForbidden.with("the caller may not perform this operation"))
+		detail := "the caller may not perform this operation"
+		var r interface{ PolicyReason() string }
+		if errors.As(err, &r) && r.PolicyReason() != "" {
+			detail = r.PolicyReason()
+		}
+		writeProblem(c, probForbidden.with(detail))
 	case errors.Is(err, catalog.ErrUnavailable):
 		s.log.Warn("store unavailable", "path", c.Request.URL.Path, "err", err)
 		writeProblem(c, probUnavailable.with("the store is unreachable; retry later"))

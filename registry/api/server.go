@@ -13,9 +13,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mcpgw/mcpgw/authz/audit"
 	"github.com/mcpgw/mcpgw/authz/identity"
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/registrar"
+	"github.com/mcpgw/mcpgw/registry/store/mongo"
 	"github.com/mcpgw/mcpgw/registry/view"
 )
 
@@ -43,6 +45,13 @@ type Visible interface {
 	Keys(kind catalog.Kind) []string
 	// Tools filters the tools of a visible server to those the caller may call; nil keeps all.
 	Tools(server string) func(tool string) bool
+	// Admin reports whether the caller holds the admin scope (audit and access data are admin-only).
+	Admin() bool
+}
+
+// AuditReader queries the audit trail.
+type AuditReader interface {
+	QueryAudit(ctx context.Context, q mongo.AuditQuery) ([]audit.Record, bool, error)
 }
 
 // Options configure the API.
@@ -55,6 +64,8 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// JWKS is served at /.well-known/jwks.json when set (the development issuer's public keys).
 	JWKS []byte
+	// Audit serves /api/v1/audit when set.
+	Audit AuditReader
 	// Mounts adds handlers under path prefixes (the MCP endpoints, metrics, further API groups).
 	Mounts []Mount
 	// MaxBody bounds request bodies; default 1 MiB.
@@ -127,6 +138,9 @@ func (s *Server) routes() {
 		s.mountResource(v1, r)
 	}
 	s.mountVersions(v1)
+	if s.opts.Audit != nil {
+		v1.GET("/audit", s.listAudit)
+	}
 	for _, m := range s.opts.Mounts {
 		h := gin.WrapH(m.Handler)
 		var chain []gin.HandlerFunc
