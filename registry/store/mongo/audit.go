@@ -96,5 +96,41 @@ func (s *Store) QueryAudit(ctx context.Context, q AuditQuery) ([]audit.Record, b
 	if more {
 		out = out[:q.Limit]
 	}
+	for i := range out {
+		out[i].Arguments = unescapeArgs(out[i].Arguments)
+	}
 	return out, more, nil
+}
+
+// unescapeArgs restores argument keys the Batcher escaped for storage ('$' and '.' are not allowed in stored field
+// names everywhere).
+func unescapeArgs(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[audit.UnescapeKey(k)] = unescapeValue(v)
+	}
+	return out
+}
+
+func unescapeValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return unescapeArgs(x)
+	case bson.A:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = unescapeValue(x[i])
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = unescapeValue(x[i])
+		}
+		return out
+	}
+	return v
 }

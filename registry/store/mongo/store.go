@@ -76,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	opts := options.Client().ApplyURI(uri).
 		SetAppName("mcpgw").
-		SetBSONOptions(&options.BSONOptions{UseJSONStructTags: true, OmitZeroStruct: true}).
+		SetBSONOptions(&options.BSONOptions{UseJSONStructTags: true, OmitZeroStruct: true, DefaultDocumentMap: true, BinaryAsSlice: true}).
 		SetServerSelectionTimeout(10 * time.Second)
 	client, err := mongo.Connect(opts)
 	if err != nil {
