@@ -58,116 +58,171 @@ func listen(flagName, addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// Run starts the selected parts and blocks until ctx ends or one part fails.
-func Run(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) error {
+// App is one mcpgw process: the parts it runs and what they share. Tests build it in-process with New and serve
+// Handler themselves; the binary calls Run.
+type App struct {
+	cfg   *Config
+	parts Parts
+	log   *slog.Logger
+
+	Store     *mongo.Store
+	View      *view.Catalog
+	Policy    *policy.Engine
+	Access    *access.Control
+	Registrar *registrar.Registrar
+	Verifier  *identity.Verifier
+	Dev       *identity.DevIssuer // nil when external issuers are configured
+	Audit     *audit.Batcher
+	Feed      *feed.Tailer
+	API       *api.Server
+	Metrics   *prometheus.Registry
+
+	httpL   net.Listener
+	runners []func(ctx context.Context) error
+}
+
+// New builds the selected parts. Listen addresses left empty are not opened (tests serve Handler themselves).
+// Close releases what New opened when Run is not called.
+func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (a *App, err error) {
 	if err := cfg.Validate(parts); err != nil {
-		return err
+		return nil, err
 	}
 	if !cfg.Gateway {
 		parts.XDS, parts.Authz = false, false
 	}
-	var httpL net.Listener
-	if parts.Registry {
-		l, err := listen("http-addr", cfg.HTTPAddr)
+	a = &App{cfg: cfg, parts: parts, log: log}
+	defer func() {
 		if err != nil {
-			return err
+			a.Close(ctx)
+			a = nil
 		}
-		defer l.Close()
-		httpL = l
+	}()
+	if parts.Registry && cfg.HTTPAddr != "" {
+		if a.httpL, err = listen("http-addr", cfg.HTTPAddr); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.MongoURI == "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
+			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
 
 	started := time.Now()
-	store, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Logger: log})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+	if a.Store, err = mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Logger: log}); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
-	defer func() { _ = store.Close(context.WithoutCancel(ctx)) }()
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	engine, err := policy.New(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: log})
+	if a.Policy, err = policy.New(ctx, policy.Options{Dir: cfg.PolicyDir, Logger: log}); err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	a.View = view.New(a.Store, log)
+	a.Access = access.New(a.Policy, a.View, access.Options{Logger: log})
+	a.View.AddListener(a.Access.Listener(context.WithoutCancel(ctx)))
+	pos, err := a.View.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("load policy: %w", err)
+		return nil, err
 	}
-	cat := view.New(store, log)
-	ctl := access.New(engine, cat, access.Options{Logger: log})
-	cat.AddListener(ctl.Listener(ctx))
-	pos, err := cat.Load(ctx)
-	if err != nil {
-		return err
+	if err := a.Access.Sync(ctx); err != nil {
+		return nil, err
 	}
-	if err := ctl.Sync(ctx); err != nil {
-		return err
+	a.Feed = feed.New(a.Store, a.View, pos, feed.Options{Interval: cfg.FeedInterval, Reconcile: 5 * time.Minute, Logger: log})
+	if a.Verifier, a.Dev, err = buildIdentity(cfg, log); err != nil {
+		return nil, err
 	}
-	tailer := feed.New(store, cat, pos, feed.Options{Interval: cfg.FeedInterval, Reconcile: 5 * time.Minute, Logger: log})
-
-	verifier, dev, err := buildIdentity(cfg, log)
-	if err != nil {
-		return err
+	if a.Audit, err = buildAudit(cfg, a.Store, log); err != nil {
+		return nil, err
 	}
-	batcher, err := buildAudit(cfg, store, log)
-	if err != nil {
-		return err
-	}
-	rg, err := registrar.New(store, cat, registrar.Options{
-		Gate: access.Gate{Engine: engine}, Auditor: batcher, Logger: log,
+	a.Registrar, err = registrar.New(a.Store, a.View, registrar.Options{
+		Gate: access.Gate{Engine: a.Policy}, Auditor: a.Audit, Logger: log,
 		BuiltinScopes: []string{policy.DefaultAdminScope},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log.Info("catalog loaded", "servers", cat.Len("servers"), "agents", cat.Len("agents"), "skills", cat.Len("skills"),
-		"position", pos, "embedded_store", store.Embedded(), "took", time.Since(started).Round(time.Millisecond))
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return tailer.Run(gctx) })
-	g.Go(func() error { return verifier.Run(gctx) })
-	g.Go(func() error { return engine.Run(gctx) })
-	g.Go(func() error { return batcher.Run(gctx) })
+	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run)
 
 	if parts.Registry {
 		var jwks []byte
-		if dev != nil {
-			jwks = dev.JWKS()
+		if a.Dev != nil {
+			jwks = a.Dev.JWKS()
 		}
-		srv, err := api.New(api.Options{
-			View: cat, Registrar: rg, Auth: verifier, JWKS: jwks, Logger: log,
+		a.API, err = api.New(api.Options{
+			View: a.View, Registrar: a.Registrar, Auth: a.Verifier, JWKS: jwks, Logger: log,
 			Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
-				return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
+				return a.Access.ForPolicy(ctx, access.PolicyPrincipal(p))
 			}),
-			Ready: store.Ping,
-			Audit: store,
+			Ready: a.Store.Ping,
+			Audit: a.Store,
 			Mounts: []api.Mount{
-				{Path: "/metrics", Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Public: true},
+				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
 			},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	log.Info("catalog loaded", "servers", a.View.Len("servers"), "agents", a.View.Len("agents"),
+		"skills", a.View.Len("skills"), "position", pos, "embedded_store", a.Store.Embedded(),
+		"took", time.Since(started).Round(time.Millisecond))
+	return a, nil
+}
+
+// Handler is the registry's HTTP handler (nil when the registry part is not selected).
+func (a *App) Handler() http.Handler {
+	if a.API == nil {
+		return nil
+	}
+	return a.API.Handler()
+}
+
+// Close releases the listeners and the store. Run calls it on return.
+func (a *App) Close(ctx context.Context) {
+	if a.httpL != nil {
+		_ = a.httpL.Close()
+	}
+	if a.Store != nil {
+		_ = a.Store.Close(context.WithoutCancel(ctx))
+	}
+}
+
+// Run runs the parts until ctx ends or one fails, then shuts down in order and closes the store.
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range a.runners {
+		g.Go(func() error { return r(gctx) })
+	}
+	if a.httpL != nil {
+		hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
-			log.Info("registry listening", "addr", httpL.Addr().String(), "public_url", cfg.Public())
-			if err := hs.Serve(httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Info("registry listening", "addr", a.httpL.Addr().String(), "public_url", a.cfg.Public())
+			if err := hs.Serve(a.httpL); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serve http: %w", err)
 			}
 			return nil
 		})
 		g.Go(func() error {
 			<-gctx.Done()
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownGrace)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), a.cfg.ShutdownGrace)
 			defer cancel()
 			return hs.Shutdown(sctx)
 		})
 	}
-	err = g.Wait()
-	log.Info("stopped")
+	err := g.Wait()
+	a.log.Info("stopped")
 	return err
+}
+
+// Run builds the selected parts and runs them until ctx ends.
+func Run(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) error {
+	a, err := New(ctx, cfg, parts, log)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
 }
 
 // buildIdentity returns the token verifier: the configured issuers, or the development issuer when none is.

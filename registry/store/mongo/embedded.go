@@ -48,7 +48,9 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  lc,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		// WAL with synchronous=NORMAL: a committed write survives a crash of the process (kill -9); only a
+		// power loss may lose the last commits. FULL would fsync every write.
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(normal)",
 		Logger:    slog.New(levelFloor{h: log.With("component", "ferretdb").Handler(), min: slog.LevelError}),
 	})
 	if err != nil {
