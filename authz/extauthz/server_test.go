@@ -530,4 +530,6 @@ func TestNewValidates(t *testing.T) {
 
 type verifierFunc func(ctx context.Context, raw string) (identity.Principal, error)
 
-func (f verifierFunc) Verify(ctx context.Context, raw string) (identity.Principal, error) { return f(ctx, raw) }
+func (f verifierFunc) Verify(ctx context.Context, raw string) (identity.Principal, error) {
+	return f(ctx, raw)
+}
