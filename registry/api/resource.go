@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,11 +377,18 @@ func locationSuffix(r resource, o catalog.Object) string {
 	return o.Key()
 }
 
+// withIssuer names a mapping in a URL: its id, escaped segment by segment (an id may hold slashes, spaces or '?'),
+// and ?issuer= when the mapping is limited to one issuer.
 func withIssuer(id, issuer string) string {
-	if issuer == "" {
-		return id
+	segs := strings.Split(id, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
 	}
-	return id + "?issuer=" + urlQueryEscape(issuer)
+	p := strings.Join(segs, "/")
+	if issuer == "" {
+		return p
+	}
+	return p + "?issuer=" + urlQueryEscape(issuer)
 }
 
 func (s *Server) respondObject(c *gin.Context, status int, o catalog.Object) {
