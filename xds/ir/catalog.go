@@ -125,6 +125,7 @@ func versionFromCatalog(server string, i int, cv *catalog.ServerVersion) (*Versi
 		Transport:            Transport(cv.Transport),
 		HTTP2:                cv.HTTP2,
 		ForwardAuthorization: cv.ForwardAuthorization,
+		EgressAuth:           cv.EgressAuth != nil,
 		Default:              cv.Default && !cv.Retired,
 		Deprecated:           cv.Deprecated,
 		Retired:              cv.Retired,

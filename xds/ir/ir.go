@@ -90,6 +90,9 @@ type Version struct {
 	HTTP2 bool
 	// ForwardAuthorization keeps the caller's Authorization header on the upstream request.
 	ForwardAuthorization bool
+	// EgressAuth is set when the gateway authenticates to the upstream itself: the authorization service then
+	// owns the upstream Authorization header (it injects the credential), so routes leave that header alone.
+	EgressAuth bool
 	// Default marks the version served when the request pins none.
 	Default bool
 	// Deprecated versions still serve, with a Deprecation response header.

@@ -1,0 +1,111 @@
+package translate
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/anypb"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	statefulsessionv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/stateful_session/v3"
+	envelopev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/stateful_session/envelope/v3"
+
+	"github.com/mcpgw/mcpgw/xds/ir"
+)
+
+// Translator translates with one set of options. New validates the options and builds the parts every fleet and
+// every server share (the listener, the common routes, the upstream protocol options) once; the resources the
+// methods return share those parts and must be treated as immutable, as the xDS cache treats them anyway.
+// A Translator is safe for concurrent use.
+type Translator struct {
+	o        Options
+	listener *listenerv3.Listener
+	common   []*routev3.Route
+
+	http1, http2    *anypb.Any
+	circuitBreakers *clusterv3.CircuitBreakers
+	stickySession   *anypb.Any
+	deprecation     []*corev3.HeaderValueOption
+}
+
+// New validates the options and prepares a Translator.
+func New(o Options) (*Translator, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Translator{o: o, circuitBreakers: circuitBreakers(o.CircuitBreakers),
+		deprecation: []*corev3.HeaderValueOption{header(HeaderDeprecation, deprecationValue)}}
+	var e encoder
+	t.http1 = e.any(upstreamProtocol(false))
+	t.http2 = e.any(upstreamProtocol(true))
+	t.stickySession = e.any(&statefulsessionv3.StatefulSessionPerRoute{
+		Override: &statefulsessionv3.StatefulSessionPerRoute_StatefulSession{StatefulSession: &statefulsessionv3.StatefulSession{
+			SessionState: &corev3.TypedExtensionConfig{
+				Name: sessionStateEnvelope,
+				TypedConfig: e.any(&envelopev3.EnvelopeSessionState{
+					Header: &envelopev3.EnvelopeSessionState_Header{Name: HeaderSessionID},
+				}),
+			},
+		}},
+	})
+	t.common = t.commonRoutes(&e)
+	if e.err != nil {
+		return nil, fmt.Errorf("prepare translator: %w", e.err)
+	}
+	l, err := listener(o)
+	if err != nil {
+		return nil, err
+	}
+	t.listener = l
+	return t, nil
+}
+
+// Options returns the options the Translator was made with.
+func (t *Translator) Options() Options { return t.o }
+
+// Listener returns the mcpgw listener (see listener.go). It depends only on the options, so it is the same
+// message for every fleet and every build.
+func (t *Translator) Listener() *listenerv3.Listener { return t.listener }
+
+// Resources is everything one fleet receives, each slice in a stable order (servers by name, versions newest
+// first).
+type Resources struct {
+	Listeners []*listenerv3.Listener
+	Routes    []*routev3.RouteConfiguration
+	Clusters  []*clusterv3.Cluster
+	Endpoints []*endpointv3.ClusterLoadAssignment
+}
+
+// Gateway translates one fleet's gateway in full. The snapshot builder assembles the same resources from
+// per-server pieces it caches (ServerRoutes, ServerClusters, ...); this method is the reference assembly, used
+// by the golden tests and by callers that translate once.
+func (t *Translator) Gateway(g *ir.Gateway) (*Resources, error) {
+	res := &Resources{Listeners: []*listenerv3.Listener{t.listener}}
+	var routes []*routev3.Route
+	for _, s := range g.Servers {
+		rs, err := t.ServerRoutes(s)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, rs...)
+		cs, eps, err := t.ServerClusters(s)
+		if err != nil {
+			return nil, err
+		}
+		res.Clusters = append(res.Clusters, cs...)
+		res.Endpoints = append(res.Endpoints, eps...)
+	}
+	for _, v := range g.Virtuals {
+		rs, err := t.VirtualRoutes(v)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, rs...)
+	}
+	routes = append(routes, t.common...)
+	res.Routes = []*routev3.RouteConfiguration{RouteConfiguration(routes)}
+	return res, nil
+}
