@@ -14,7 +14,7 @@ import (
 // to retry later rather than that it is forbidden.
 func extAuthzFilter(o Options) *extauthzv3.ExtAuthz {
 	return &extauthzv3.ExtAuthz{
-		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(AuthzCluster, o.AuthzTimeout)},
+		Services:            &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(AuthzCluster, o.AuthzTimeout)},
 		TransportApiVersion: corev3.ApiVersion_V3,
 		FailureModeAllow:    false,
 		WithRequestBody: &extauthzv3.BufferSettings{
