@@ -218,16 +218,26 @@ func decode(b []byte) (*header, error) {
 	}
 	n, dim := int(n32), int(dim32)
 	h := &header{words: make([]string, n), dim: dim}
-	for i := range h.words {
+	// All words are copied into one string and sliced from it: one
+	// allocation instead of one per word.
+	start := r.off
+	ends := make([]int, n)
+	for i := range ends {
 		s, err := r.take(2)
 		if err != nil {
 			return nil, err
 		}
-		w, err := r.take(int(binary.LittleEndian.Uint16(s)))
-		if err != nil {
+		if _, err := r.take(int(binary.LittleEndian.Uint16(s))); err != nil {
 			return nil, err
 		}
-		h.words[i] = string(w)
+		ends[i] = r.off
+	}
+	all := string(b[start:r.off])
+	off := 0
+	for i, end := range ends {
+		end -= start
+		h.words[i] = all[off+2 : end]
+		off = end
 		if err := checkWord(h.words[i]); err != nil {
 			return nil, err
 		}

@@ -124,12 +124,7 @@ func (m *Model) AppendEmbedding(dst []float32, text string) ([]float32, int) {
 			continue
 		}
 		known++
-		c := m.coef[r]
-		row := m.rows[int(r)*m.dim : int(r+1)*m.dim]
-		row = row[:len(out)]
-		for j, q := range row {
-			out[j] += c * float32(int8(q))
-		}
+		axpy(out, m.coef[r], m.rows[int(r)*m.dim:int(r+1)*m.dim])
 	}
 	if cap(buf) <= 64<<10 { // do not pin huge buffers in the pool
 		*bp = buf[:0]
@@ -139,6 +134,24 @@ func (m *Model) AppendEmbedding(dst []float32, text string) ([]float32, int) {
 		Normalize(out)
 	}
 	return dst, known
+}
+
+// axpy adds c × row (int8 values stored as bytes) to out. Unrolled by four,
+// with the slices re-sliced so the compiler drops the bounds checks.
+func axpy(out []float32, c float32, row []byte) {
+	n := min(len(out), len(row))
+	out, row = out[:n], row[:n]
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		o, q := out[j:j+4:j+4], row[j:j+4:j+4]
+		o[0] += c * float32(int8(q[0]))
+		o[1] += c * float32(int8(q[1]))
+		o[2] += c * float32(int8(q[2]))
+		o[3] += c * float32(int8(q[3]))
+	}
+	for ; j < n; j++ {
+		out[j] += c * float32(int8(row[j]))
+	}
 }
 
 // Normalize scales v to unit L2 norm in place; a zero vector stays zero.

@@ -28,6 +28,7 @@ type fitConfig struct {
 	seed     uint64  // order of sentences per epoch
 	baseRows int     // keep only the first baseRows words of the base list (0: all)
 	pca      int     // project rows onto the top pca principal axes (0: keep 512)
+	mix      float32 // final row = init + mix·(trained − init)
 }
 
 // cmdFit runs tokenlearn-lite: start from each word's teacher vector (the
@@ -49,16 +50,17 @@ func cmdFit(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "shuffle seed")
 	fs.IntVar(&cfg.baseRows, "base-rows", 0, "keep the first N words of the first list plus all later lists (0: all)")
 	fs.IntVar(&cfg.pca, "pca", 0, "project to this many principal axes (0: none)")
+	mix := fs.Float64("mix", 1, "final row = init + mix·(trained − init); 1 keeps the trained rows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.lr, cfg.reg = float32(*lr), float32(*reg)
+	cfg.lr, cfg.reg, cfg.mix = float32(*lr), float32(*reg), float32(*mix)
 	wordFiles, vecFiles := splitList(*wordsFlag), splitList(*vecsFlag)
 	sentFiles, targFiles := splitList(*sentFlag), splitList(*targFlag)
 	if len(wordFiles) == 0 || len(wordFiles) != len(vecFiles) || len(sentFiles) == 0 || len(sentFiles) != len(targFiles) || *out == "" {
 		return errors.New("fit: -words and -wordvecs, -sentences and -targets (pairwise same length) and -out are required")
 	}
-	if cfg.pca < 0 || cfg.pca > teacherDim || cfg.epochs < 0 || cfg.heldOut < 2 || cfg.baseRows < 0 {
+	if cfg.pca < 0 || cfg.pca > teacherDim || cfg.epochs < 0 || cfg.heldOut < 2 || cfg.baseRows < 0 || cfg.mix < 0 || cfg.mix > 1 {
 		return errors.New("fit: -pca, -epochs, -held-out-every and -base-rows must be in range")
 	}
 
@@ -133,6 +135,13 @@ func cmdFit(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 		}
 		log.Info("fit epoch", "epoch", epoch+1, "train_cos", tl.meanCos(toks[:split], targets[:split*teacherDim]),
 			"held_out_cos", tl.meanCos(toks[split:], targets[split*teacherDim:]))
+	}
+
+	if cfg.mix != 1 {
+		for i, x := range tl.rows {
+			tl.rows[i] = init[i] + cfg.mix*(x-init[i])
+		}
+		log.Info("mixed with distilled rows", "mix", cfg.mix, "held_out_cos", tl.meanCos(toks[split:], targets[split*teacherDim:]))
 	}
 
 	// Trim: the first baseRows words of the base list plus every later word.
