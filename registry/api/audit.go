@@ -27,6 +27,9 @@ func (s *Server) listAudit(c *gin.Context) {
 		writeProblem(c, probForbidden.with("the audit trail is visible to admins only"))
 		return
 	}
+	if !queryOK(c) {
+		return
+	}
 	q := mongo.AuditQuery{Subject: c.Query("subject"), Client: c.Query("client"), Server: c.Query("server"),
 		Tool: c.Query("tool"), Kind: c.Query("kind"), Limit: defaultLimit}
 	switch c.Query("kind") {

@@ -77,6 +77,15 @@ func (c *contract) check(sent *http.Request, body []byte, r reply) error {
 	}
 	req.URL = &u
 	route, params, err := c.router.FindRoute(req)
+	if err == nil {
+		// The legacy router lets a trailing template variable match nothing (DELETE /api/v1/servers finds
+		// /api/v1/servers/{ns}/{name}); a route with an empty path parameter is no match.
+		for _, v := range params {
+			if v == "" {
+				err = &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
+			}
+		}
+	}
 	if err != nil {
 		var re *routers.RouteError
 		if !errors.As(err, &re) {

@@ -173,6 +173,9 @@ func (s *Server) list(c *gin.Context, r resource) {
 
 func pageFromQuery(c *gin.Context) (view.Page, bool) {
 	p := view.Page{Limit: defaultLimit}
+	if !queryOK(c) {
+		return p, false
+	}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > maxLimit {
@@ -190,6 +193,16 @@ func pageFromQuery(c *gin.Context) (view.Page, bool) {
 		p.After = after
 	}
 	return p, true
+}
+
+// queryOK refuses a query string that is not valid URL encoding: gin drops the pairs it cannot decode, so
+// cursor=%zz would silently read as no cursor.
+func queryOK(c *gin.Context) bool {
+	if _, err := url.ParseQuery(c.Request.URL.RawQuery); err != nil {
+		writeProblem(c, probInvalidQuery.with("the query string is not valid URL encoding"))
+		return false
+	}
+	return true
 }
 
 const cursorPrefix = "k1:"
@@ -353,6 +366,13 @@ func (s *Server) create(c *gin.Context, r resource) {
 	}
 	obj, ok := s.decodeFor(c, r, body)
 	if !ok {
+		return
+	}
+	// Validate before the registrar asks the policy: an object without a name has no key for the policy to decide
+	// on (the engine refuses such input), and the client should hear about every broken field at once.
+	obj.Normalize()
+	if err := obj.Validate(); err != nil {
+		s.fail(c, err)
 		return
 	}
 	out, err := s.opts.Registrar.Create(c.Request.Context(), actor(c), obj)

@@ -117,6 +117,18 @@ func (s *Server) changeVersion(c *gin.Context, edit func(*catalog.Server, *catal
 		s.fail(c, err)
 		return
 	}
+	// Validate the version on its own first, so that errors name its fields (url), not the server's
+	// (versions[2].url, whose index depends on the sort order).
+	ver.Normalize()
+	// A client may send back a version it read, which never carries the secret reference: keep the stored one, as
+	// a replace of the whole server does.
+	one := catalog.Server{Versions: []catalog.ServerVersion{ver}}
+	one.KeepSecrets(srv)
+	ver = one.Versions[0]
+	if err := catalog.ValidateVersion(&ver); err != nil {
+		s.fail(c, err)
+		return
+	}
 	next := cloneServer(srv)
 	status, ok := edit(next, &ver)
 	if !ok {
@@ -172,6 +184,9 @@ func (s *Server) writeServer(c *gin.Context, next *catalog.Server, rev int64, st
 	}
 	ver := render(v, out).(*catalog.Server).Version(version)
 	c.Header("ETag", etagOf(out))
+	if status == http.StatusCreated {
+		c.Header("Location", c.Request.URL.Path+"/"+url.PathEscape(version))
+	}
 	c.JSON(status, ver)
 }
 

@@ -45,7 +45,7 @@ func decodeError(err error) error {
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), "json: "))
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(typ.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -55,6 +55,20 @@ func decodeError(err error) error {
 		return Invalid(name, "is not a known field")
 	}
 	return fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonPath turns encoding/json's field path into the client's: the path names embedded structs by their Go type
+// ("Governance.tags"), which the JSON document does not have. JSON names in this package start in lower case, so a
+// segment that starts in upper case is an embedded struct's.
+func jsonPath(field string) string {
+	segs := strings.Split(field, ".")
+	out := segs[:0]
+	for _, s := range segs {
+		if s != "" && !(s[0] >= 'A' && s[0] <= 'Z') {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 func jsonType(goKind string) string {

@@ -134,14 +134,7 @@ func (s *Server) Normalize() {
 	s.Governance.normalize()
 	s.Gateways = normalizeTags(s.Gateways)
 	for i := range s.Versions {
-		v := &s.Versions[i]
-		v.Version = strings.TrimSpace(v.Version)
-		if v.Transport == "" && v.URL != "" {
-			v.Transport = TransportStreamableHTTP
-		}
-		if v.EgressAuth != nil {
-			v.EgressAuth.HasSecret = false
-		}
+		s.Versions[i].Normalize()
 	}
 	slices.SortStableFunc(s.Versions, func(a, b ServerVersion) int { return compareVersions(b.Version, a.Version) })
 	def := -1
@@ -168,6 +161,18 @@ func (s *Server) Normalize() {
 	}
 	for i := range s.Versions {
 		s.Versions[i].Default = i == def
+	}
+}
+
+// Normalize canonicalises one version: the version string trimmed, streamable-http for a URL without a transport,
+// and has_secret (response-only) cleared.
+func (v *ServerVersion) Normalize() {
+	v.Version = strings.TrimSpace(v.Version)
+	if v.Transport == "" && v.URL != "" {
+		v.Transport = TransportStreamableHTTP
+	}
+	if v.EgressAuth != nil {
+		v.EgressAuth.HasSecret = false
 	}
 }
 
@@ -221,7 +226,8 @@ func (s *Server) Validate() error {
 	return p.err()
 }
 
-// ValidateVersion checks one version on its own, for the versions sub-resource.
+// ValidateVersion checks one (normalised) version on its own, for the versions sub-resource: field names are
+// relative to the version.
 func ValidateVersion(v *ServerVersion) error {
 	var p problems
 	v.validate(&p, "")
