@@ -1,0 +1,356 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/xds/ir"
+	"github.com/mcpgw/mcpgw/xds/translate"
+)
+
+// item is one resource with its name and content hash. The hash is go-control-plane's own resource version
+// (sha256 of the deterministic encoding), so the versions delta clients see match what the cache would compute.
+type item struct {
+	name string
+	res  types.Resource
+	hash string
+}
+
+// entry is the translation of one catalog object, reused while its revision is unchanged.
+type entry struct {
+	obj     catalog.Object // identity: view objects are immutable, so the same pointer is the same content
+	rev     int64
+	fleets  []string
+	inFleet func(string) bool
+
+	routes     []*routev3.Route
+	routesHash string // over the deterministic encoding of every route, in order
+	clusters   []item
+	endpoints  []item
+	err        error // non-nil: the object cannot be routed and is left out of every fleet
+}
+
+func (e *entry) current(o catalog.Object) bool {
+	return e.obj == o || e.rev != 0 && e.rev == o.Metadata().Rev
+}
+
+// refresh brings the translation cache up to date with the catalog: changed objects are translated again,
+// removed ones dropped. An object that cannot be routed is logged once per revision and counted.
+func (b *Builder) refresh() {
+	seen := map[string]bool{}
+	for _, o := range b.cat.All(catalog.KindServer) {
+		s, ok := o.(*catalog.Server)
+		if !ok {
+			continue
+		}
+		seen[s.Name] = true
+		if e, ok := b.servers[s.Name]; ok && e.current(o) {
+			continue
+		}
+		e := b.serverEntry(s)
+		if e.err != nil {
+			b.log.Warn("server left out of the gateway", "server", s.Name, "rev", s.Rev, "err", e.err)
+		}
+		b.servers[s.Name] = e
+	}
+	for name := range b.servers {
+		if !seen[name] {
+			delete(b.servers, name)
+		}
+	}
+	clear(seen)
+	for _, o := range b.cat.All(catalog.KindVirtualServer) {
+		v, ok := o.(*catalog.VirtualServer)
+		if !ok {
+			continue
+		}
+		seen[v.Name] = true
+		if e, ok := b.virtuals[v.Name]; ok && e.current(o) {
+			continue
+		}
+		e := b.virtualEntry(v)
+		if e.err != nil {
+			b.log.Warn("virtual server left out of the gateway", "virtual_server", v.Name, "rev", v.Rev, "err", e.err)
+		}
+		b.virtuals[v.Name] = e
+	}
+	for name := range b.virtuals {
+		if !seen[name] {
+			delete(b.virtuals, name)
+		}
+	}
+	skipped := 0
+	for _, e := range b.servers {
+		if e.err != nil {
+			skipped++
+		}
+	}
+	for _, e := range b.virtuals {
+		if e.err != nil {
+			skipped++
+		}
+	}
+	b.m.skipped.Set(float64(skipped))
+}
+
+func (b *Builder) serverEntry(cs *catalog.Server) *entry {
+	e := &entry{obj: cs, rev: cs.Rev}
+	s, err := ir.ServerFromCatalog(cs)
+	if err != nil || s == nil { // nil: nothing to route (stdio only)
+		e.err = err
+		e.inFleet = func(string) bool { return false }
+		return e
+	}
+	e.inFleet = s.InFleet
+	if e.routes, err = b.tr.ServerRoutes(s); err == nil {
+		e.routesHash, err = routesHash(e.routes)
+	}
+	if err != nil {
+		e.err = err
+		return e
+	}
+	clusters, endpoints, err := b.tr.ServerClusters(s)
+	if err != nil {
+		e.err = err
+		return e
+	}
+	for _, c := range clusters {
+		it, err := newItem(c.Name, c)
+		if err != nil {
+			e.err = err
+			return e
+		}
+		e.clusters = append(e.clusters, it)
+	}
+	for _, c := range endpoints {
+		it, err := newItem(c.ClusterName, c)
+		if err != nil {
+			e.err = err
+			return e
+		}
+		e.endpoints = append(e.endpoints, it)
+	}
+	return e
+}
+
+func (b *Builder) virtualEntry(cv *catalog.VirtualServer) *entry {
+	e := &entry{obj: cv, rev: cv.Rev, inFleet: func(string) bool { return false }}
+	v, err := ir.VirtualFromCatalog(cv)
+	if err != nil {
+		e.err = err
+		return e
+	}
+	if e.routes, err = b.tr.VirtualRoutes(v); err == nil {
+		e.routesHash, err = routesHash(e.routes)
+	}
+	if err != nil {
+		e.err = err
+		return e
+	}
+	e.inFleet = v.InFleet
+	return e
+}
+
+// newItem validates a resource and hashes it.
+func newItem(name string, r types.Resource) (item, error) {
+	if v, ok := r.(interface{ ValidateAll() error }); ok {
+		if err := v.ValidateAll(); err != nil {
+			return item{}, fmt.Errorf("validate %s: %w", name, err)
+		}
+	}
+	h, err := hashOf(r)
+	if err != nil {
+		return item{}, err
+	}
+	return item{name: name, res: r, hash: h}, nil
+}
+
+func hashOf(r types.Resource) (string, error) {
+	b, err := cachev3.MarshalResource(r)
+	if err != nil {
+		return "", fmt.Errorf("marshal %s: %w", cachev3.GetResourceName(r), err)
+	}
+	return cachev3.HashResource(b), nil
+}
+
+// routesHash validates each route and hashes them together.
+func routesHash(routes []*routev3.Route) (string, error) {
+	h := sha256.New()
+	for _, r := range routes {
+		if err := r.ValidateAll(); err != nil {
+			return "", fmt.Errorf("validate route %s: %w", r.Name, err)
+		}
+		b, err := cachev3.MarshalResource(r)
+		if err != nil {
+			return "", fmt.Errorf("marshal route %s: %w", r.Name, err)
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Resource types a fleet receives, in ADS order.
+var kinds = [...]types.ResponseType{types.Cluster, types.Endpoint, types.Listener, types.Route}
+
+// fleetState is what was last published to a fleet.
+type fleetState struct {
+	snapshot     *cachev3.Snapshot
+	fingerprints map[types.ResponseType]string
+}
+
+// publish assembles the fleet's resources from the cache and publishes them when they differ from the last
+// published ones. It reports whether it published.
+func (b *Builder) publish(ctx context.Context, fleet string) (bool, error) {
+	prev := b.published[fleet]
+	version := "v" + strconv.FormatUint(b.seq, 10)
+
+	// Gather per type, in catalog order: items and a fingerprint over their hashes.
+	var (
+		clusters, endpoints []item
+		routes              []*routev3.Route
+		fp                  = map[types.ResponseType]*fingerprint{types.Cluster: newFingerprint(),
+			types.Endpoint: newFingerprint(), types.Route: newFingerprint(), types.Listener: newFingerprint()}
+	)
+	for _, o := range b.cat.All(catalog.KindServer) {
+		e := b.servers[o.Key()]
+		if e == nil || e.err != nil || !e.inFleet(fleet) {
+			continue
+		}
+		routes = append(routes, e.routes...)
+		fp[types.Route].add(e.routesHash)
+		for _, c := range e.clusters {
+			clusters = append(clusters, c)
+			fp[types.Cluster].add(c.hash)
+		}
+		for _, c := range e.endpoints {
+			endpoints = append(endpoints, c)
+			fp[types.Endpoint].add(c.hash)
+		}
+	}
+	for _, o := range b.cat.All(catalog.KindVirtualServer) {
+		e := b.virtuals[o.Key()]
+		if e == nil || e.err != nil || !e.inFleet(fleet) {
+			continue
+		}
+		routes = append(routes, e.routes...)
+		fp[types.Route].add(e.routesHash)
+	}
+	routes = append(routes, b.tr.CommonRoutes()...)
+	fp[types.Listener].add(b.listener.hash)
+
+	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
+	next := &fleetState{snapshot: snap, fingerprints: map[types.ResponseType]string{}}
+	changed := prev == nil
+	for _, k := range kinds {
+		typeURL, err := cachev3.GetResponseTypeURL(k)
+		if err != nil {
+			return false, err
+		}
+		sum := fp[k].sum()
+		next.fingerprints[k] = sum
+		if prev != nil && prev.fingerprints[k] == sum {
+			// Unchanged: keep the published resources, version and version map.
+			snap.Resources[k] = prev.snapshot.Resources[k]
+			snap.VersionMap[typeURL] = prev.snapshot.VersionMap[typeURL]
+			continue
+		}
+		changed = true
+		var items []item
+		switch k {
+		case types.Cluster:
+			items = clusters
+		case types.Endpoint:
+			items = endpoints
+		case types.Listener:
+			items = []item{b.listener}
+		case types.Route:
+			rc, err := newItem(translate.RouteConfigName, translate.RouteConfiguration(routes))
+			if err != nil {
+				return false, fmt.Errorf("fleet %s: %w", fleet, err)
+			}
+			items = []item{rc}
+		}
+		res := cachev3.Resources{Version: version, Items: make(map[string]types.ResourceWithTTL, len(items))}
+		vm := make(map[string]string, len(items))
+		for _, it := range items {
+			if _, dup := res.Items[it.name]; dup {
+				return false, fmt.Errorf("fleet %s: two %s resources named %q", fleet, typeURL, it.name)
+			}
+			res.Items[it.name] = types.ResourceWithTTL{Resource: it.res}
+			vm[it.name] = it.hash
+		}
+		snap.Resources[k] = res
+		snap.VersionMap[typeURL] = vm
+	}
+	if !changed {
+		return false, nil
+	}
+	if err := snap.Consistent(); err != nil {
+		return false, fmt.Errorf("fleet %s: snapshot %s is not consistent: %w", fleet, version, err)
+	}
+	if err := b.pub.SetSnapshot(ctx, fleet, snap); err != nil {
+		return false, fmt.Errorf("fleet %s: publish snapshot %s: %w", fleet, version, err)
+	}
+	b.published[fleet] = next
+	for _, k := range kinds {
+		typeURL, _ := cachev3.GetResponseTypeURL(k)
+		b.m.resources.WithLabelValues(fleet, shortType(typeURL)).Set(float64(len(snap.Resources[k].Items)))
+	}
+	b.log.Info("snapshot published", "fleet", fleet, "version", version,
+		"clusters", len(snap.Resources[types.Cluster].Items), "routes", len(routes),
+		"changed", changedTypes(prev, next))
+	return true, nil
+}
+
+func changedTypes(prev, next *fleetState) []string {
+	var out []string
+	for _, k := range kinds {
+		if prev == nil || prev.fingerprints[k] != next.fingerprints[k] {
+			typeURL, _ := cachev3.GetResponseTypeURL(k)
+			out = append(out, shortType(typeURL))
+		}
+	}
+	return out
+}
+
+func shortType(typeURL string) string {
+	switch typeURL {
+	case resourcev3.ClusterType:
+		return "cluster"
+	case resourcev3.EndpointType:
+		return "endpoint"
+	case resourcev3.ListenerType:
+		return "listener"
+	case resourcev3.RouteType:
+		return "route"
+	}
+	return typeURL
+}
+
+// fingerprint hashes the sequence of hashes of a fleet's resources of one type.
+type fingerprint struct {
+	h interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+	n int
+}
+
+func newFingerprint() *fingerprint { return &fingerprint{h: sha256.New()} }
+
+func (f *fingerprint) add(hash string) {
+	f.n++
+	_, _ = f.h.Write([]byte(hash))
+	_, _ = f.h.Write([]byte{0})
+}
+
+func (f *fingerprint) sum() string { return strconv.Itoa(f.n) + ":" + hex.EncodeToString(f.h.Sum(nil)) }
