@@ -45,12 +45,20 @@ type Control struct {
 	log    *slog.Logger
 	admin  policy.Data // AdminGroups/AdminScope settings merged into every data push
 
-	mu      sync.Mutex
-	cache   map[string]*Set
-	version int64 // catalog version the cache and the engine's data reflect
-	assets  *assetList
-	group   singleflight.Group
+	mu    sync.Mutex
+	cache map[string]*entry // by effective scope set
+	group singleflight.Group
+	evMu  sync.Mutex // serialises incremental updates
 }
+
+// entry is a cached visible set and a caller it was computed for (any caller with the same effective scopes).
+type entry struct {
+	principal policy.Principal
+	set       *Set
+}
+
+// maxCached bounds the cache; beyond it an arbitrary entry is evicted and recomputed when next needed.
+const maxCached = 512
 
 // Options configure a Control.
 type Options struct {
@@ -67,11 +75,13 @@ func New(engine Engine, cat Catalog, opts Options) *Control {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Control{engine: engine, cat: cat, log: log.With("component", "access"),
-		admin: policy.Data{AdminGroups: opts.AdminGroups, AdminScope: opts.AdminScope}, cache: map[string]*Set{}, version: -1}
+		admin: policy.Data{AdminGroups: opts.AdminGroups, AdminScope: opts.AdminScope}, cache: map[string]*entry{}}
 }
 
 // Listener returns a view listener that pushes scope and mapping changes into the policy data at once, so that
-// authorization follows a change without waiting for a request. ctx bounds the pushes (the process's lifetime).
+// authorization follows a change without waiting for a request, and that updates the cached visible sets for
+// changed assets (one small policy evaluation per cached set) instead of recomputing them. ctx bounds the work
+// (the process's lifetime).
 func (c *Control) Listener(ctx context.Context) view.Listener {
 	return func(events []view.Event) {
 		for _, e := range events {
@@ -82,6 +92,52 @@ func (c *Control) Listener(ctx context.Context) view.Listener {
 				return
 			}
 		}
+		c.update(ctx, events)
+	}
+}
+
+// update applies asset changes to every cached set.
+func (c *Control) update(ctx context.Context, events []view.Event) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.cache))
+	entries := make([]*entry, 0, len(c.cache))
+	for k, e := range c.cache {
+		keys = append(keys, k)
+		entries = append(entries, e)
+	}
+	c.mu.Unlock()
+	for i, e := range entries {
+		next := e.set
+		for _, ev := range events {
+			if !slices.Contains(discoverable, ev.Kind) {
+				continue
+			}
+			var va *policy.VisibleAsset
+			if ev.New != nil {
+				vis, err := c.engine.Visible(ctx, e.principal, []policy.Asset{assetOf(ev.New)})
+				if err != nil {
+					// Fail closed: drop the entry; the next request recomputes it (and reports the error).
+					c.log.Error("update visible set", "err", err)
+					next = nil
+					break
+				}
+				if len(vis) == 1 {
+					va = &vis[0]
+				}
+			}
+			next = next.with(ev.Kind, ev.Key, va, ev.New)
+		}
+		c.mu.Lock()
+		if cur, ok := c.cache[keys[i]]; ok && cur == e {
+			if next == nil {
+				delete(c.cache, keys[i])
+			} else {
+				c.cache[keys[i]] = &entry{principal: e.principal, set: next}
+			}
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -95,7 +151,7 @@ func (c *Control) pushData(ctx context.Context) error {
 		return fmt.Errorf("push policy data: %w", err)
 	}
 	c.mu.Lock()
-	c.cache = map[string]*Set{}
+	c.cache = map[string]*entry{}
 	c.mu.Unlock()
 	return nil
 }
@@ -156,37 +212,26 @@ func assetName(o catalog.Object) string {
 // caller: they are schemas, not assets) and access data (visible to admins).
 var discoverable = []catalog.Kind{catalog.KindServer, catalog.KindAgent, catalog.KindSkill, catalog.KindEntity, catalog.KindVirtualServer}
 
-type assetList struct {
-	objs   []catalog.Object
-	assets []policy.Asset
-}
-
-func (c *Control) currentAssets() *assetList {
-	var l assetList
-	for _, k := range discoverable {
-		for _, o := range c.cat.All(k) {
-			a := policy.Asset{Kind: PolicyKind(k), Name: assetName(o)}
-			switch x := o.(type) {
-			case *catalog.Server:
-				a.Visibility = string(x.Visibility)
-				a.Tools = serverTools(x)
-			case *catalog.Agent:
-				a.Visibility = string(x.Visibility)
-			case *catalog.Skill:
-				a.Visibility = string(x.Visibility)
-			case *catalog.Entity:
-				a.Visibility = string(x.Visibility)
-			case *catalog.VirtualServer:
-				a.Visibility = string(x.Visibility)
-				for _, t := range x.Tools {
-					a.Tools = append(a.Tools, t.ExposedName())
-				}
-			}
-			l.objs = append(l.objs, o)
-			l.assets = append(l.assets, a)
+// assetOf describes an object to the policy.
+func assetOf(o catalog.Object) policy.Asset {
+	a := policy.Asset{Kind: PolicyKind(o.Kind()), Name: assetName(o)}
+	switch x := o.(type) {
+	case *catalog.Server:
+		a.Visibility = string(x.Visibility)
+		a.Tools = serverTools(x)
+	case *catalog.Agent:
+		a.Visibility = string(x.Visibility)
+	case *catalog.Skill:
+		a.Visibility = string(x.Visibility)
+	case *catalog.Entity:
+		a.Visibility = string(x.Visibility)
+	case *catalog.VirtualServer:
+		a.Visibility = string(x.Visibility)
+		for _, t := range x.Tools {
+			a.Tools = append(a.Tools, t.ExposedName())
 		}
 	}
-	return &l
+	return a
 }
 
 // serverTools is the union of the tool names of a server's versions.
@@ -202,145 +247,196 @@ func serverTools(s *catalog.Server) []string {
 	return out
 }
 
-// Set is what one caller profile may see.
+// Set is what callers with one set of effective scopes may see. A Set is immutable; changes make a new one.
 type Set struct {
 	admin bool
-	all   map[catalog.Kind]bool            // kinds of which every object is visible
-	keys  map[catalog.Kind][]string        // sorted visible keys per kind (when not all)
-	seen  map[catalog.Kind]map[string]bool // the same, for lookups
-	tools map[string]map[string]bool       // server or virtual server key -> callable tools
-	full  map[string]bool                  // servers whose every tool is callable
+	kinds map[catalog.Kind]*kindSet
 }
+
+type kindSet struct {
+	keys  []string           // sorted
+	seen  map[string]bool    // the same keys
+	tools map[string]toolSet // servers and virtual servers: the tools the caller may call
+}
+
+type toolSet struct {
+	full    bool // every tool
+	allowed map[string]bool
+}
+
+// adminSet sees everything.
+var adminSet = &Set{admin: true}
 
 // Sees implements api.Visible.
 func (s *Set) Sees(kind catalog.Kind, key string) bool {
-	switch kind {
-	case catalog.KindEntityType:
+	switch {
+	case s.admin, kind == catalog.KindEntityType:
 		return true
-	case catalog.KindScope, catalog.KindGroupMapping, catalog.KindClientMapping:
-		return s.admin
+	case kind == catalog.KindScope, kind == catalog.KindGroupMapping, kind == catalog.KindClientMapping:
+		return false
 	}
-	return s.all[kind] || s.seen[kind][key]
+	ks := s.kinds[kind]
+	return ks != nil && ks.seen[key]
 }
 
 // Keys implements api.Visible.
 func (s *Set) Keys(kind catalog.Kind) []string {
-	switch kind {
-	case catalog.KindEntityType:
-		return nil
-	case catalog.KindScope, catalog.KindGroupMapping, catalog.KindClientMapping:
-		if s.admin {
-			return nil
-		}
-		return []string{}
-	}
-	if s.all[kind] {
+	if s.admin || kind == catalog.KindEntityType {
 		return nil
 	}
-	if k := s.keys[kind]; k != nil {
-		return k
+	if ks := s.kinds[kind]; ks != nil {
+		return ks.keys
 	}
 	return []string{}
 }
 
 // Tools implements api.Visible.
 func (s *Set) Tools(server string) func(string) bool {
-	if s.admin || s.full[server] {
+	if s.admin {
 		return nil
 	}
-	allowed := s.tools[server]
-	return func(t string) bool { return allowed[t] }
+	var ts toolSet
+	if ks := s.kinds[catalog.KindServer]; ks != nil {
+		ts = ks.tools[server]
+	}
+	if ts.full {
+		return nil
+	}
+	return func(t string) bool { return ts.allowed[t] }
 }
 
-// Admin reports whether the profile holds the admin scope.
+// Admin reports whether the caller holds the admin scope.
 func (s *Set) Admin() bool { return s.admin }
 
-// ForPolicy returns the caller's visible set. Callers with the same effective scopes share one.
+func toolsOf(va *policy.VisibleAsset, asset policy.Asset) toolSet {
+	if len(va.Tools) == len(asset.Tools) {
+		return toolSet{full: true}
+	}
+	m := make(map[string]bool, len(va.Tools))
+	for _, t := range va.Tools {
+		m[t] = true
+	}
+	return toolSet{allowed: m}
+}
+
+// with returns a copy of s in which the object kind/key is visible as va says (nil: not visible or deleted). Only
+// the changed kind is copied.
+func (s *Set) with(kind catalog.Kind, key string, va *policy.VisibleAsset, obj catalog.Object) *Set {
+	if s == nil || s.admin {
+		return s
+	}
+	old := s.kinds[kind]
+	if old == nil {
+		old = &kindSet{}
+	}
+	if va == nil && !old.seen[key] {
+		return s
+	}
+	ks := &kindSet{seen: make(map[string]bool, len(old.seen)+1), tools: make(map[string]toolSet, len(old.tools)+1)}
+	for k := range old.seen {
+		ks.seen[k] = true
+	}
+	for k, v := range old.tools {
+		ks.tools[k] = v
+	}
+	i, found := slices.BinarySearch(old.keys, key)
+	switch {
+	case va != nil && !found:
+		ks.keys = slices.Insert(slices.Clone(old.keys), i, key)
+	case va == nil && found:
+		ks.keys = slices.Delete(slices.Clone(old.keys), i, i+1)
+	default:
+		ks.keys = old.keys
+	}
+	delete(ks.seen, key)
+	delete(ks.tools, key)
+	if va != nil {
+		ks.seen[key] = true
+		if kind == catalog.KindServer || kind == catalog.KindVirtualServer {
+			ks.tools[key] = toolsOf(va, assetOf(obj))
+		}
+	}
+	kinds := make(map[catalog.Kind]*kindSet, len(s.kinds)+1)
+	for k, v := range s.kinds {
+		kinds[k] = v
+	}
+	kinds[kind] = ks
+	return &Set{kinds: kinds}
+}
+
+// ForPolicy returns the caller's visible set. Callers with the same effective scopes share one; an admin's is
+// known without evaluating anything.
 func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, error) {
 	scopes, err := c.engine.EffectiveScopes(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("decide visibility: %w", err)
 	}
+	adminScope := c.admin.AdminScope
+	if adminScope == "" {
+		adminScope = policy.DefaultAdminScope
+	}
+	if slices.Contains(scopes, adminScope) {
+		return adminSet, nil
+	}
 	scopes = slices.Clone(scopes)
 	slices.Sort(scopes)
 	key := strings.Join(scopes, "\x00")
-	ver := c.cat.Version()
 	c.mu.Lock()
-	if c.version != ver {
-		c.cache = map[string]*Set{}
-		c.version = ver
-		c.assets = nil
-	}
-	if s, ok := c.cache[key]; ok {
+	if e, ok := c.cache[key]; ok {
 		c.mu.Unlock()
-		return s, nil
+		return e.set, nil
 	}
 	c.mu.Unlock()
-	v, err, _ := c.group.Do(key+"\x00"+fmt.Sprint(ver), func() (any, error) {
-		return c.compute(context.WithoutCancel(ctx), p, key, scopes, ver)
-	})
+	v, err, _ := c.group.Do(key, func() (any, error) { return c.compute(context.WithoutCancel(ctx), p, key) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*Set), nil
 }
 
-func (c *Control) compute(ctx context.Context, p policy.Principal, key string, scopes []string, ver int64) (*Set, error) {
-	c.mu.Lock()
-	list := c.assets
-	if list == nil || c.version != ver {
-		c.mu.Unlock()
-		list = c.currentAssets()
-		c.mu.Lock()
-		if c.version == ver {
-			c.assets = list
-		}
+// compute evaluates visibility over the whole catalog in one policy evaluation. The result is cached only when the
+// catalog did not change meanwhile; changes after caching reach it through update.
+func (c *Control) compute(ctx context.Context, p policy.Principal, key string) (*Set, error) {
+	ver := c.cat.Version()
+	var objs []catalog.Object
+	for _, k := range discoverable {
+		objs = append(objs, c.cat.All(k)...)
 	}
-	c.mu.Unlock()
-
-	adminScope := c.admin.AdminScope
-	if adminScope == "" {
-		adminScope = policy.DefaultAdminScope
+	assets := make([]policy.Asset, len(objs))
+	for i, o := range objs {
+		assets[i] = assetOf(o)
 	}
-	vis, err := c.engine.Visible(ctx, p, list.assets)
+	vis, err := c.engine.Visible(ctx, p, assets)
 	if err != nil {
 		return nil, fmt.Errorf("decide visibility: %w", err)
 	}
-	s := &Set{admin: slices.Contains(scopes, adminScope), all: map[catalog.Kind]bool{}, keys: map[catalog.Kind][]string{},
-		seen: map[catalog.Kind]map[string]bool{}, tools: map[string]map[string]bool{}, full: map[string]bool{}}
-	counts := map[catalog.Kind]int{}
-	for _, o := range list.objs {
-		counts[o.Kind()]++
-	}
+	s := &Set{kinds: map[catalog.Kind]*kindSet{}}
 	for _, va := range vis {
-		o := list.objs[va.Index]
+		o := objs[va.Index]
 		k := o.Kind()
-		s.keys[k] = append(s.keys[k], o.Key())
-		if s.seen[k] == nil {
-			s.seen[k] = map[string]bool{}
+		ks := s.kinds[k]
+		if ks == nil {
+			ks = &kindSet{seen: map[string]bool{}, tools: map[string]toolSet{}}
+			s.kinds[k] = ks
 		}
-		s.seen[k][o.Key()] = true
+		ks.keys = append(ks.keys, o.Key())
+		ks.seen[o.Key()] = true
 		if k == catalog.KindServer || k == catalog.KindVirtualServer {
-			if len(va.Tools) == len(list.assets[va.Index].Tools) {
-				s.full[o.Key()] = true
-			} else {
-				m := make(map[string]bool, len(va.Tools))
-				for _, t := range va.Tools {
-					m[t] = true
-				}
-				s.tools[o.Key()] = m
-			}
+			ks.tools[o.Key()] = toolsOf(&va, assets[va.Index])
 		}
 	}
-	for k, keys := range s.keys {
-		slices.Sort(keys) // All returns key order per kind; sorting keeps this true whatever the engine returns
-		if len(keys) == counts[k] {
-			s.all[k] = true
-		}
+	for _, ks := range s.kinds {
+		slices.Sort(ks.keys)
 	}
 	c.mu.Lock()
-	if c.version == ver {
-		c.cache[key] = s
+	if c.cat.Version() == ver {
+		if len(c.cache) >= maxCached {
+			for k := range c.cache {
+				delete(c.cache, k)
+				break
+			}
+		}
+		c.cache[key] = &entry{principal: p, set: s}
 	}
 	c.mu.Unlock()
 	return s, nil

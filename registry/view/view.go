@@ -172,30 +172,45 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 		kind catalog.Kind
 		key  string
 	}
-	last := map[ref]int64{}
+	last := map[ref]catalog.Change{}
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
 		r := ref{ch.Kind, ch.Key}
 		if _, ok := last[r]; !ok {
 			order = append(order, r)
 		}
-		last[r] = ch.Seq
+		last[r] = ch
 	}
 	for _, r := range order {
 		if _, ok := c.tables[r.kind]; !ok {
 			continue // a kind this build does not know; a newer writer's
+		}
+		if c.current(r.kind, r.key, last[r]) {
+			continue // this process made the write and already shows it
 		}
 		obj, err := c.store.Get(ctx, r.kind, r.key)
 		switch {
 		case err == nil:
 			c.Observe(obj)
 		case isNotFound(err):
-			c.Forget(r.kind, r.key, last[r])
+			c.Forget(r.kind, r.key, last[r].Seq)
 		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// current reports whether the view already reflects ch: it holds the key at ch's rev or later, or ch deletes a key
+// the view does not hold.
+func (c *Catalog) current(kind catalog.Kind, key string, ch catalog.Change) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	o, ok := c.tables[kind].byKey[key]
+	if ch.Op == catalog.OpDelete {
+		return !ok
+	}
+	return ok && o.Metadata().Rev >= ch.Seq
 }
 
 // Observe puts an object the process just wrote or read, unless the view already holds a newer rev.
