@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -117,12 +116,16 @@ type envOptions struct {
 	issuers   []identity.IssuerConfig // added after the dev issuer
 	verifier  extauthz.Verifier       // replaces the identity verifier
 	auditor   extauthz.Auditor        // replaces the recorder
+	quiet     bool                    // discard logs (fuzz targets and benchmarks must not log through f or b)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
+	if o.quiet {
+		log = slog.New(slog.DiscardHandler)
+	}
 	dir := t.TempDir()
 	dev, err := identity.LoadOrCreateDevIssuer(dir, identity.DevOptions{Logger: log})
 	if err != nil {
@@ -314,6 +317,3 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
-
-// discardLogger is for benchmarks.
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
