@@ -12,45 +12,50 @@ authenticated if input.principal.subject != ""
 
 authenticated if input.principal.client_id != ""
 
-# scope_sources records where each of the caller's mcpgw scopes comes from, so
-# that explanations can name the mapping that granted it. effective_scopes is
-# derived from it and nothing else, which keeps Decide and Explain in step.
+# effective_scopes are the caller's mcpgw scopes:
 #
-# Group mappings apply when their issuer equals the token issuer or is ""
-# (any issuer).
-scope_sources contains {"scope": s, "source": "group", "group": g, "issuer": iss} if {
+#   - scopes of group mappings whose issuer is the token's issuer or "" (any);
+#   - scopes of client mappings for the caller's client id, likewise;
+#   - token scopes naming a defined mcpgw scope or the admin scope (how
+#     client-credentials tokens carry mcpgw scopes; openid, profile and other
+#     token scopes are ignored);
+#   - the admin scope for members of an admin group.
+#
+# It is on every request's path, so each source is one plain rule body;
+# scope_sources (explain.rego) restates the same sources with their origin,
+# and a test checks the two agree.
+effective_scopes contains s if {
 	some g in input.principal.groups
-	some iss in {input.principal.issuer, ""}
-	some s in data.mcpgw.groups[g][iss]
+	some s in data.mcpgw.groups[g][input.principal.issuer]
 }
 
-# Client mappings give machine identities (client credentials) their scopes.
-scope_sources contains {"scope": s, "source": "client", "client": c, "issuer": iss} if {
-	c := input.principal.client_id
-	c != ""
-	some iss in {input.principal.issuer, ""}
-	some s in data.mcpgw.clients[c][iss]
+effective_scopes contains s if {
+	some g in input.principal.groups
+	some s in data.mcpgw.groups[g][""]
 }
 
-# A token scope counts when it names a defined mcpgw scope (or the admin
-# scope): this is how client-credentials tokens from an OAuth server carry
-# mcpgw scopes. Other token scopes (openid, profile, ...) are ignored.
-scope_sources contains {"scope": s, "source": "token"} if {
+effective_scopes contains s if {
+	some s in data.mcpgw.clients[input.principal.client_id][input.principal.issuer]
+}
+
+effective_scopes contains s if {
+	some s in data.mcpgw.clients[input.principal.client_id][""]
+}
+
+effective_scopes contains s if {
 	some s in input.principal.scopes
-	defined_scope(s)
+	data.mcpgw.scopes[s]
 }
 
-# Members of an admin group hold the admin scope.
-scope_sources contains {"scope": data.mcpgw.admin_scope, "source": "admin_group", "group": g} if {
+effective_scopes contains s if {
+	some s in input.principal.scopes
+	s == data.mcpgw.admin_scope
+}
+
+effective_scopes contains data.mcpgw.admin_scope if {
 	some g in input.principal.groups
 	data.mcpgw.admin_groups[g]
 }
-
-defined_scope(s) if data.mcpgw.scopes[s]
-
-defined_scope(s) if s == data.mcpgw.admin_scope
-
-effective_scopes contains x.scope if some x in scope_sources
 
 is_admin if data.mcpgw.admin_scope in effective_scopes
 
@@ -61,8 +66,8 @@ principal_grants contains [s, i, g] if {
 	some i, g in data.mcpgw.scopes[s].grants
 }
 
-# call is the request being decided, in the shape grant_allows takes, so that
-# visibility and the insufficient_scope challenge reuse the same matching.
+# call is the request being decided, in the shape grant_check takes, so that
+# visibility reuses the same matching.
 call := {
 	"kind": input.target.kind,
 	"server": input.target.server,
@@ -83,7 +88,7 @@ plumbing_methods := {
 	"tasks/cancel",
 }
 
-plumbing(c) if c.method in plumbing_methods
+plumbing(c) if plumbing_methods[c.method]
 
 plumbing(c) if startswith(c.method, "notifications/")
 
@@ -100,30 +105,41 @@ name_filter(c) := "prompts" if c.method == "prompts/get"
 
 name_filter(c) := "resources" if c.method in {"resources/read", "resources/subscribe", "resources/unsubscribe"}
 
-# Glob matching: a pattern equal to the value matches; "*" matches anything;
-# other patterns listed in data.mcpgw.globs (the engine lists every pattern
-# with glob syntax there) are matched with glob.match without delimiters, so
-# "*" also crosses "/" and ".". Literal patterns never reach glob.match.
-pattern_matches(p, v) if p == v
-
-pattern_matches("*", _)
+# Glob matching. Patterns listed in data.mcpgw.globs (the engine lists every
+# pattern with glob syntax there) are matched with glob.match without
+# delimiters, so "*" also crosses "/" and "."; every other pattern matches
+# only itself and never reaches glob.match.
+pattern_matches(p, v) if {
+	not data.mcpgw.globs[p]
+	p == v
+}
 
 pattern_matches(p, v) if {
 	data.mcpgw.globs[p]
 	glob.match(p, null, v)
 }
 
+match_any(patterns, v) if v in patterns
+
 match_any(patterns, v) if {
 	some p in patterns
-	pattern_matches(p, v)
+	data.mcpgw.globs[p]
+	glob.match(p, null, v)
 }
 
 kind_matches("*", _)
 
 kind_matches(k, kind) if k == kind
 
-# The four checks a grant makes. grant_allows is their conjunction; the
-# explanation (explain.rego) reports each one separately.
+# The namespace of "ns/x" is "ns"; a name without "/" has none.
+namespace(name) := substring(name, 0, n) if {
+	n := indexof(name, "/")
+	n > 0
+}
+
+# The four checks a grant makes; a grant allows a call when all four pass.
+# target_grants below performs the kind and server checks through an index;
+# the explanation (explain.rego) reports each check separately.
 grant_check("kind", g, c) if kind_matches(g.kind, c.kind)
 
 grant_check("server", g, c) if pattern_matches(g.server, c.server)
@@ -146,29 +162,46 @@ grant_check("name", g, c) if count(g[name_filter(c)]) == 0
 
 grant_check("name", g, c) if match_any(g[name_filter(c)], c.name)
 
-grant_targets(g, kind, name) if {
-	kind_matches(g.kind, kind)
-	pattern_matches(g.server, name)
+# target_grants(kind, name) is every defined grant, of any scope, whose kind
+# and server pattern match the asset, as [scope, index, grant]. It reads the
+# engine's index data.mcpgw.targets instead of scanning every scope: literal
+# server patterns by name (exact), globs whose namespace is literal by that
+# namespace (by_namespace), and the remaining globs (globs). It selects
+# exactly the grants passing the kind and server checks.
+target_grants(kind, name) := exact | globbed if {
+	exact := {[s, i, g] |
+		some [s, i] in data.mcpgw.targets.exact[name]
+		g := data.mcpgw.scopes[s].grants[i]
+		kind_matches(g.kind, kind)
+	}
+	globbed := {[s, i, g] |
+		some [s, i] in glob_refs(name)
+		g := data.mcpgw.scopes[s].grants[i]
+		kind_matches(g.kind, kind)
+		glob.match(g.server, null, name)
+	}
 }
 
-grant_allows(g, c) if {
-	grant_targets(g, c.kind, c.server)
-	grant_check("method", g, c)
-	grant_check("name", g, c)
+glob_refs(name) := ns_refs | {ref | some ref in data.mcpgw.targets.globs} if {
+	ns_refs := {ref | some ref in data.mcpgw.targets.by_namespace[namespace(name)]}
 }
+
+call_grants := target_grants(input.target.kind, input.target.server)
 
 allowing_grants contains [s, i, g] if {
-	some [s, i, g] in principal_grants
-	grant_allows(g, call)
+	some [s, i, g] in call_grants
+	s in effective_scopes
+	grant_check("method", g, call)
+	grant_check("name", g, call)
 }
 
 # required_scopes names every defined scope (except the admin scope) that
 # would allow the call: the scope list of the insufficient_scope challenge.
 required_scopes contains s if {
-	some s, def in data.mcpgw.scopes
+	some [s, _, g] in call_grants
 	s != data.mcpgw.admin_scope
-	some g in def.grants
-	grant_allows(g, call)
+	grant_check("method", g, call)
+	grant_check("name", g, call)
 }
 
 # vetoes are reasons from data.mcpgw.authz.deny, a set that override files

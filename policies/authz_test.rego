@@ -2,8 +2,9 @@ package mcpgw.authz_test
 
 import data.mcpgw.authz
 
-# fixture is a data.mcpgw document in the shape authz/policy generates.
-fixture := {
+# base is a data.mcpgw document in the shape authz/policy generates, but
+# for the target index, which with_index derives the way the engine does.
+base := {
 	"scopes": {
 		"finance-read": {
 			"description": "read balances",
@@ -36,6 +37,11 @@ fixture := {
 					"methods": ["resources/read", "prompts/get"], "tools": [],
 					"prompts": [], "resources": [],
 				},
+				{
+					"kind": "skill", "server": "*-handbook",
+					"methods": [], "tools": [],
+					"prompts": [], "resources": [],
+				},
 			],
 			"publish": ["docs", "team-*"],
 		},
@@ -49,6 +55,11 @@ fixture := {
 				},
 				{
 					"kind": "*", "server": "support/*",
+					"methods": [], "tools": [],
+					"prompts": [], "resources": [],
+				},
+				{
+					"kind": "*", "server": "support",
 					"methods": [], "tools": [],
 					"prompts": [], "resources": [],
 				},
@@ -79,8 +90,41 @@ fixture := {
 	"globs": {
 		"finance/*": true, "tools/*": true, "get_*": true, "resources/*": true,
 		"prompts/*": true, "wiki://public/*": true, "*": true, "support/*": true,
-		"team-*": true,
+		"team-*": true, "*-handbook": true,
 	},
+}
+
+fixture := with_index(base)
+
+with_index(f) := object.union(f, {
+	"targets": target_index(f),
+	"glob_namespaces": {p: ns | some p, _ in f.globs; ns := literal_namespace(p)},
+})
+
+# target_index partitions grant references [scope, index] by server pattern:
+# literal patterns by name, globs with a literal namespace by namespace, and
+# the other globs.
+target_index(f) := {"exact": exact, "by_namespace": by_namespace, "globs": others} if {
+	refs := [[s, i, g.server] | some s, def in f.scopes; some i, g in def.grants]
+	exact := {p: [[s, i] | some [s, i, q] in refs; q == p] |
+		some [_, _, p] in refs
+		not f.globs[p]
+	}
+	by_namespace := {ns: [[s, i] | some [s, i, q] in refs; f.globs[q]; literal_namespace(q) == ns] |
+		some [_, _, p] in refs
+		f.globs[p]
+		ns := literal_namespace(p)
+	}
+	others := [[s, i] |
+		some [s, i, p] in refs
+		f.globs[p]
+		not literal_namespace(p)
+	]
+}
+
+literal_namespace(p) := ns if {
+	ns := authz.namespace(p)
+	not regex.match(`[*?\[\]{}\\]`, ns)
 }
 
 user(groups) := {"issuer": "https://corp.example", "subject": "alice", "client_id": "", "groups": groups, "scopes": []}
@@ -113,6 +157,8 @@ decide_with(x, f) := d if {
 		with data.mcpgw.admin_groups as f.admin_groups
 		with data.mcpgw.admin_scope as f.admin_scope
 		with data.mcpgw.globs as f.globs
+		with data.mcpgw.targets as f.targets
+		with data.mcpgw.glob_namespaces as f.glob_namespaces
 }
 
 decide(x) := decide_with(x, fixture)
@@ -125,6 +171,8 @@ scopes_of(p) := s if {
 		with data.mcpgw.admin_groups as fixture.admin_groups
 		with data.mcpgw.admin_scope as fixture.admin_scope
 		with data.mcpgw.globs as fixture.globs
+		with data.mcpgw.targets as fixture.targets
+		with data.mcpgw.glob_namespaces as fixture.glob_namespaces
 }
 
 sources_of(p) := s if {
@@ -135,6 +183,8 @@ sources_of(p) := s if {
 		with data.mcpgw.admin_groups as fixture.admin_groups
 		with data.mcpgw.admin_scope as fixture.admin_scope
 		with data.mcpgw.globs as fixture.globs
+		with data.mcpgw.targets as fixture.targets
+		with data.mcpgw.glob_namespaces as fixture.glob_namespaces
 }
 
 allowed(x) if decide(x).allow
@@ -223,7 +273,7 @@ test_glob_grants if {
 # A literal pattern is never treated as a glob even if it contains glob
 # syntax: only patterns the engine lists in data.mcpgw.globs are.
 test_literal_patterns_are_not_globs if {
-	d := json.patch(fixture, [{"op": "replace", "path": "/globs", "value": {}}])
+	d := with_index(json.patch(base, [{"op": "replace", "path": "/globs", "value": {}}]))
 	not decide_with(call(user(["treasury"]), "finance/ledger", "tools/call", "transfer"), d).allow
 	decide_with(call(user(["treasury"]), "finance/*", "tools/*", "transfer"), d).allow
 }
@@ -257,6 +307,9 @@ test_kinds if {
 	allowed(req(w, "virtual", "support", "tools/call", "open_ticket"))
 	not allowed(req(w, "server", "support", "tools/call", "open_ticket"))
 	allowed(req(w, "skill", "support/runbooks", "ping", ""))
+	allowed(req(w, "agent", "support", "ping", ""))
+	allowed(req(user(["writers"]), "skill", "eng-handbook", "ping", ""))
+	not allowed(req(user(["writers"]), "server", "eng-handbook", "ping", ""))
 
 	# the kind "*" grant has no methods: plumbing only
 	not allowed(req(w, "server", "support/runbooks", "tools/list", ""))
@@ -275,7 +328,7 @@ test_admin_token_scope if {
 }
 
 test_admin_groups_are_configurable if {
-	d := json.patch(fixture, [{"op": "replace", "path": "/admin_groups", "value": {"platform": true}}])
+	d := with_index(json.patch(base, [{"op": "replace", "path": "/admin_groups", "value": {"platform": true}}]))
 	decide_with(call(user(["platform"]), "hr/payroll", "tools/list", ""), d).allow
 	not decide_with(call(user(["mcpgw-admins"]), "hr/payroll", "tools/list", ""), d).allow
 }
@@ -324,4 +377,26 @@ test_deny_rules_veto_every_grant if {
 	d.status == 403
 	d.rule == "deny"
 	d.reason == "tools/list on server hr/payroll vetoed by a deny rule: freeze; maintenance window"
+}
+
+# The index the engine builds partitions patterns as the fixture shows.
+test_target_index if {
+	fixture.targets.exact["finance/ledger"] == [["finance-read", 0], ["reports", 0]]
+	fixture.targets.by_namespace.finance == [["finance-write", 0]]
+	fixture.targets.globs == [["docs", 2]]
+}
+
+# effective_scopes (on the request path) and scope_sources (for explanations)
+# state the same sources twice: they must agree for every kind of caller.
+test_scope_sources_agree_with_effective_scopes if {
+	every p in [
+		user([]),
+		user(["finance", "treasury", "writers", "mcpgw-admins"]),
+		partner(["writers", "treasury"]),
+		machine("report-job", "https://hydra.example", ["docs", "openid", "mcpgw-admin"]),
+		machine("report-job", "https://other.example", []),
+		machine("any-issuer-job", "", ["finance-read"]),
+	] {
+		scopes_of(p) == {x.scope | some x in sources_of(p)}
+	}
 }

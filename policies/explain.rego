@@ -9,6 +9,34 @@ package mcpgw.authz
 
 grant_checks := ["kind", "server", "method", "name"]
 
+# scope_sources restates effective_scopes (authz.rego) with the origin of
+# each scope, so that an explanation names the mapping that granted it.
+scope_sources contains {"scope": s, "source": "group", "group": g, "issuer": iss} if {
+	some g in input.principal.groups
+	some iss in {input.principal.issuer, ""}
+	some s in data.mcpgw.groups[g][iss]
+}
+
+scope_sources contains {"scope": s, "source": "client", "client": c, "issuer": iss} if {
+	c := input.principal.client_id
+	some iss in {input.principal.issuer, ""}
+	some s in data.mcpgw.clients[c][iss]
+}
+
+scope_sources contains {"scope": s, "source": "token"} if {
+	some s in input.principal.scopes
+	defined_scope(s)
+}
+
+scope_sources contains {"scope": data.mcpgw.admin_scope, "source": "admin_group", "group": g} if {
+	some g in input.principal.groups
+	data.mcpgw.admin_groups[g]
+}
+
+defined_scope(s) if data.mcpgw.scopes[s]
+
+defined_scope(s) if s == data.mcpgw.admin_scope
+
 why := {
 	"decision": decision,
 	"scope_sources": sort(scope_sources),

@@ -10,6 +10,8 @@ why_for(x) := w if {
 		with data.mcpgw.admin_groups as fixture.admin_groups
 		with data.mcpgw.admin_scope as fixture.admin_scope
 		with data.mcpgw.globs as fixture.globs
+		with data.mcpgw.targets as fixture.targets
+		with data.mcpgw.glob_namespaces as fixture.glob_namespaces
 }
 
 # The explanation embeds the very decision and reports, per grant of the
@@ -40,9 +42,9 @@ test_why_for_an_allowed_call if {
 	x := call(user(["writers"]), "docs/wiki", "tools/list", "")
 	w := why_for(x)
 	not w.decision.allow
-	[g.failed | some g in w.grants] == [["method"], ["server", "method"]]
+	[g.failed | some g in w.grants] == [["method"], ["server", "method"], ["kind", "server", "method"]]
 	y := call(user(["writers"]), "docs/manuals", "prompts/get", "p")
-	[g.allows | some g in why_for(y).grants] == [false, true]
+	[g.allows | some g in why_for(y).grants] == [false, true, false]
 }
 
 test_why_for_admin if {

@@ -12,21 +12,13 @@ publisher_kinds := {"server", "agent", "skill", "entity", "virtual"}
 
 manage_actions := {"create", "update", "delete"}
 
-# The namespace of "ns/x" is "ns"; a name without "/" has no namespace and
-# only admins may manage it.
-namespace(name) := ns if {
-	parts := split(name, "/")
-	count(parts) > 1
-	ns := parts[0]
-	ns != ""
-}
-
 manage_text := sprintf("%s of %s %q", [input.manage.action, input.manage.kind, input.manage.name])
 
 # publish_scopes are the scopes (of all defined ones) whose publish globs
-# cover the entry's namespace.
+# cover the entry's namespace. A name without a namespace ("x", "/x") has no
+# publisher: only admins manage it.
 publish_scopes contains s if {
-	input.manage.kind in publisher_kinds
+	publisher_kinds[input.manage.kind]
 	ns := namespace(input.manage.name)
 	some s, def in data.mcpgw.scopes
 	some p in def.publish
@@ -60,7 +52,7 @@ manage := {
 	"required_scopes": [],
 	"headers": {},
 } if {
-	not input.manage.action in manage_actions
+	not manage_actions[input.manage.action]
 } else := {
 	"allow": true,
 	"status": 200,
@@ -95,7 +87,7 @@ manage := {
 }
 
 manage_denial := sprintf("%s is admin-only (scope %q)", [input.manage.kind, data.mcpgw.admin_scope]) if {
-	not input.manage.kind in publisher_kinds
+	not publisher_kinds[input.manage.kind]
 } else := sprintf("name %q has no namespace; only admins (scope %q) may manage it", [input.manage.name, data.mcpgw.admin_scope]) if {
 	not namespace(input.manage.name)
 } else := sprintf("no scope of %v publishes in namespace %q; scopes that do: %v", [

@@ -10,6 +10,8 @@ manage_as(p, action, kind, name) := d if {
 		with data.mcpgw.admin_groups as fixture.admin_groups
 		with data.mcpgw.admin_scope as fixture.admin_scope
 		with data.mcpgw.globs as fixture.globs
+		with data.mcpgw.targets as fixture.targets
+		with data.mcpgw.glob_namespaces as fixture.glob_namespaces
 }
 
 # A publisher scope manages catalog entries only inside its namespaces; scope

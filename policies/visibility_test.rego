@@ -10,16 +10,32 @@ assets := [
 	{"kind": "agent", "name": "support/triage", "visibility": "", "tools": []},
 	{"kind": "virtual", "name": "support", "visibility": "", "tools": ["open_ticket"]},
 	{"kind": "skill", "name": "finance/ledger", "visibility": "", "tools": []},
+	{"kind": "skill", "name": "eng-handbook", "visibility": "", "tools": []},
+	{"kind": "agent", "name": "support", "visibility": "", "tools": []},
 ]
 
+# assets_input builds the visibility input as the engine does: the assets
+# and their positions grouped by name, namespace and visibility.
+assets_input(p, list) := {
+	"principal": p,
+	"assets": list,
+	"index": {
+		"names": {n: [i | some i, a in list; a.name == n] | some a in list; n := a.name},
+		"namespaces": {ns: [i | some i, a in list; authz.namespace(a.name) == ns] | some a in list; ns := authz.namespace(a.name)},
+		"visibility": {v: [i | some i, a in list; a.visibility == v] | some a in list; v := a.visibility},
+	},
+}
+
 visible_to(p) := v if {
-	v := authz.visible with input as {"principal": p, "assets": assets}
+	v := authz.visible with input as assets_input(p, assets)
 		with data.mcpgw.scopes as fixture.scopes
 		with data.mcpgw.groups as fixture.groups
 		with data.mcpgw.clients as fixture.clients
 		with data.mcpgw.admin_groups as fixture.admin_groups
 		with data.mcpgw.admin_scope as fixture.admin_scope
 		with data.mcpgw.globs as fixture.globs
+		with data.mcpgw.targets as fixture.targets
+		with data.mcpgw.glob_namespaces as fixture.glob_namespaces
 }
 
 # An asset is listed when a grant matches its kind and name (or it is public),
@@ -44,6 +60,8 @@ test_visible_kinds if {
 		3: [],
 		4: [],
 		5: ["open_ticket"],
+		7: [],
+		8: [],
 	}
 }
 

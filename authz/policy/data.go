@@ -26,11 +26,18 @@ var assetKinds = []string{KindServer, KindAgent, KindSkill, KindEntity, KindVirt
 //	admin_groups: {group: true}
 //	admin_scope:  "mcpgw-admin"
 //	globs:        {pattern: true} for every pattern with glob syntax
+//	glob_namespaces: {pattern: namespace} for globs confined to a namespace
+//	targets:      {exact: {server: [[scope, index]]}, by_namespace: {ns: [[scope, index]]}, globs: [[scope, index]]}
 //
 // Maps keyed by name make every lookup on the request path a hash lookup.
+// targets indexes every grant by its server pattern so that a call or an
+// asset looks up the grants that can target it instead of scanning all
+// scopes: literal patterns by name; globs whose text before the first "/"
+// is literal ("finance/*") by that namespace, since they can only match
+// names in it; the remaining globs ("*", "*-internal") in one list.
 // All problems are reported at once, each wrapping ErrInvalidData.
 func (d Data) document() (ast.Object, error) {
-	c := converter{globs: map[string]bool{}}
+	c := converter{globs: map[string]bool{}, targets: newTargetIndex()}
 	adminScope := d.AdminScope
 	if adminScope == "" {
 		adminScope = DefaultAdminScope
@@ -53,6 +60,7 @@ func (d Data) document() (ast.Object, error) {
 		grants := make([]*ast.Term, 0, len(s.Grants))
 		for j, g := range s.Grants {
 			grants = append(grants, c.grant(fmt.Sprintf("%s(%s).grants[%d]", at, s.Name, j), g))
+			c.targets.add(s.Name, j, g.Server)
 		}
 		scopes.Insert(ast.StringTerm(s.Name), ast.ObjectTerm(
 			ast.Item(ast.StringTerm("description"), ast.StringTerm(s.Description)),
@@ -90,9 +98,12 @@ func (d Data) document() (ast.Object, error) {
 		return nil, err
 	}
 
-	globs := ast.NewObject()
+	globs, globNamespaces := ast.NewObject(), ast.NewObject()
 	for p := range c.globs {
 		globs.Insert(ast.StringTerm(p), ast.BooleanTerm(true))
+		if ns, ok := globNamespace(p); ok {
+			globNamespaces.Insert(ast.StringTerm(p), ast.StringTerm(ns))
+		}
 	}
 	return ast.NewObject(ast.Item(ast.StringTerm("mcpgw"), ast.ObjectTerm(
 		ast.Item(ast.StringTerm("scopes"), ast.NewTerm(scopes)),
@@ -101,12 +112,64 @@ func (d Data) document() (ast.Object, error) {
 		ast.Item(ast.StringTerm("admin_groups"), ast.NewTerm(admins)),
 		ast.Item(ast.StringTerm("admin_scope"), ast.StringTerm(adminScope)),
 		ast.Item(ast.StringTerm("globs"), ast.NewTerm(globs)),
+		ast.Item(ast.StringTerm("glob_namespaces"), ast.NewTerm(globNamespaces)),
+		ast.Item(ast.StringTerm("targets"), c.targets.term()),
 	))), nil
 }
 
+// globNamespace returns the namespace a glob is confined to: its text
+// before the first "/" when that text is literal ("finance" for
+// "finance/*"), since such a glob only matches names in that namespace.
+func globNamespace(pattern string) (string, bool) {
+	ns, _, ok := strings.Cut(pattern, "/")
+	if !ok || ns == "" || strings.ContainsAny(ns, globMeta) {
+		return "", false
+	}
+	return ns, true
+}
+
+// targetIndex partitions grant references by server pattern; see document.
+type targetIndex struct {
+	exact, byNamespace map[string][]*ast.Term
+	globs              []*ast.Term
+}
+
+func newTargetIndex() *targetIndex {
+	return &targetIndex{exact: map[string][]*ast.Term{}, byNamespace: map[string][]*ast.Term{}}
+}
+
+func (x *targetIndex) add(scope string, index int, pattern string) {
+	ref := ast.ArrayTerm(ast.StringTerm(scope), ast.IntNumberTerm(index))
+	if !strings.ContainsAny(pattern, globMeta) {
+		x.exact[pattern] = append(x.exact[pattern], ref)
+		return
+	}
+	if ns, ok := globNamespace(pattern); ok {
+		x.byNamespace[ns] = append(x.byNamespace[ns], ref)
+		return
+	}
+	x.globs = append(x.globs, ref)
+}
+
+func (x *targetIndex) term() *ast.Term {
+	group := func(m map[string][]*ast.Term) *ast.Term {
+		obj := ast.NewObject()
+		for k, refs := range m {
+			obj.Insert(ast.StringTerm(k), ast.ArrayTerm(refs...))
+		}
+		return ast.NewTerm(obj)
+	}
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("exact"), group(x.exact)),
+		ast.Item(ast.StringTerm("by_namespace"), group(x.byNamespace)),
+		ast.Item(ast.StringTerm("globs"), ast.ArrayTerm(x.globs...)),
+	)
+}
+
 type converter struct {
-	errs  []error
-	globs map[string]bool
+	errs    []error
+	globs   map[string]bool
+	targets *targetIndex
 }
 
 func (c *converter) fail(at, format string, args ...any) {

@@ -170,10 +170,11 @@ func (e *Engine) smoke(ctx context.Context, s *state) error {
 	if err != nil {
 		return err
 	}
-	assetsInput, err := assetsValue(p, asset)
+	batch, err := NewAssetBatch(asset)
 	if err != nil {
 		return err
 	}
+	assetsInput := batch.value(p)
 	manageInput, err := manageValue(p, ActionCreate, KindServer, "mcpgw/smoke")
 	if err != nil {
 		return err
@@ -263,17 +264,23 @@ func (e *Engine) EffectiveScopes(ctx context.Context, p Principal) ([]string, er
 
 // Visible evaluates data.mcpgw.authz.visible for a whole batch of assets in
 // one evaluation and returns the visible ones in input order, each with the
-// tools the caller may call.
+// tools the caller may call. To evaluate the same assets for several scope
+// sets, build an AssetBatch once and use VisibleIn.
 func (e *Engine) Visible(ctx context.Context, p Principal, assets []Asset) ([]VisibleAsset, error) {
-	v, err := assetsValue(p, assets)
+	b, err := NewAssetBatch(assets)
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.eval(ctx, e.state.Load().visible, "visible", v)
+	return e.VisibleIn(ctx, p, b)
+}
+
+// VisibleIn is Visible over a prepared batch.
+func (e *Engine) VisibleIn(ctx context.Context, p Principal, b *AssetBatch) ([]VisibleAsset, error) {
+	res, err := e.eval(ctx, e.state.Load().visible, "visible", b.value(p))
 	if err != nil {
 		return nil, err
 	}
-	return decodeVisible(res, assets)
+	return decodeVisible(res, b.assets)
 }
 
 // VisibleTools returns the tools of one asset the caller may call (the

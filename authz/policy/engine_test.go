@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -191,6 +192,7 @@ func visibilityAssets() []policy.Asset {
 		{Kind: "agent", Name: "support/triage"},
 		{Kind: "virtual", Name: "support", Tools: []string{"open_ticket"}},
 		{Kind: "skill", Name: "finance/ledger"},
+		{Kind: "skill", Name: "eng-handbook"},
 	}
 }
 
@@ -220,10 +222,15 @@ func TestVisible(t *testing.T) {
 			{Index: 3, Kind: "server", Name: "public/clock", Tools: []string{}},
 			{Index: 4, Kind: "agent", Name: "support/triage", Tools: []string{}},
 			{Index: 5, Kind: "virtual", Name: "support", Tools: []string{"open_ticket"}},
+			{Index: 7, Kind: "skill", Name: "eng-handbook", Tools: []string{}},
 		}},
 		{"machine", machine("https://hydra.example", "report-job"), []policy.VisibleAsset{
 			{Index: 0, Kind: "server", Name: "finance/ledger", Tools: []string{"get_balance", "export"}},
 			{Index: 3, Kind: "server", Name: "public/clock", Tools: []string{}},
+		}},
+		{"general glob", user("writers"), []policy.VisibleAsset{
+			{Index: 3, Kind: "server", Name: "public/clock", Tools: []string{}},
+			{Index: 7, Kind: "skill", Name: "eng-handbook", Tools: []string{}},
 		}},
 		{"nobody", user(), []policy.VisibleAsset{
 			{Index: 3, Kind: "server", Name: "public/clock", Tools: []string{}},
@@ -292,6 +299,48 @@ func TestVisibilityDependsOnlyOnEffectiveScopes(t *testing.T) {
 		if diff := cmp.Diff(direct, viaScopes); diff != "" {
 			t.Errorf("%+v (scopes %v) (-direct +via scopes):\n%s", p, scopes, diff)
 		}
+	}
+}
+
+func TestVisibleInReusesABatch(t *testing.T) {
+	// Invariant: one AssetBatch evaluated for different callers, also
+	// concurrently, gives each caller what Visible gives it.
+	e := newEngine(t, testData(t))
+	assets := visibilityAssets()
+	batch, err := policy.NewAssetBatch(assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batch.Len() != len(assets) {
+		t.Fatalf("Len = %d", batch.Len())
+	}
+	assets[0].Name = "mutated/after-batching" // the batch keeps its own copy
+	callers := []policy.Principal{user("finance"), user("treasury"), user("mcpgw-admins"), machine("https://hydra.example", "report-job"), user()}
+	want := make([][]policy.VisibleAsset, len(callers))
+	for i, p := range callers {
+		if want[i], err = e.Visible(t.Context(), p, visibilityAssets()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i, p := range callers {
+				got, err := e.VisibleIn(t.Context(), p, batch)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if diff := cmp.Diff(want[i], got); diff != "" {
+					t.Errorf("caller %d (-Visible +VisibleIn):\n%s", i, diff)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := policy.NewAssetBatch([]policy.Asset{{Name: "kindless"}}); !errors.Is(err, policy.ErrInvalidInput) {
+		t.Fatalf("kindless asset: err = %v", err)
 	}
 }
 

@@ -88,6 +88,8 @@ func testData(t testing.TB) policy.Data {
 					Server:  "docs/wiki",
 					Methods: []string{"resources/*", "prompts/*"},
 					Tools:   []string{"prompt:summarize", "resource:wiki://public/*", "tool:search"},
+				}, {
+					Kind: policy.KindSkill, Server: "*-handbook",
 				}},
 			},
 			{

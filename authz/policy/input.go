@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -28,6 +29,9 @@ var (
 	keyHTTPMethod = ast.StringTerm("http_method")
 	keyAssets     = ast.StringTerm("assets")
 	keyVisibility = ast.StringTerm("visibility")
+	keyIndex      = ast.StringTerm("index")
+	keyNames      = ast.StringTerm("names")
+	keyNamespaces = ast.StringTerm("namespaces")
 	keyTools      = ast.StringTerm("tools")
 	keyManage     = ast.StringTerm("manage")
 	keyAction     = ast.StringTerm("action")
@@ -97,9 +101,23 @@ func (in Input) value() (ast.Value, error) {
 	), nil
 }
 
-// assetsValue builds the visibility input document.
-func assetsValue(p Principal, assets []Asset) (ast.Value, error) {
+// AssetBatch is a batch of assets prepared once for many visibility
+// evaluations: the registry builds one per catalog version and evaluates it
+// for each distinct scope set, so the (dominant) cost of converting the
+// assets is paid once. It is immutable and safe for concurrent use.
+type AssetBatch struct {
+	assets []Asset
+	list   *ast.Term
+	index  *ast.Term
+}
+
+// NewAssetBatch validates and converts assets (copied): the asset list plus
+// their positions grouped by name, namespace (the text before the first "/")
+// and visibility, so that the policy looks assets up from the caller's
+// grants instead of scanning the batch.
+func NewAssetBatch(assets []Asset) (*AssetBatch, error) {
 	terms := make([]*ast.Term, len(assets))
+	names, namespaces, visibility := positions{}, positions{}, positions{}
 	for i, a := range assets {
 		if a.Kind == "" || a.Name == "" {
 			return nil, fmt.Errorf("check assets[%d]: empty kind or name: %w", i, ErrInvalidInput)
@@ -110,11 +128,46 @@ func assetsValue(p Principal, assets []Asset) (ast.Value, error) {
 			ast.Item(keyVisibility, ast.StringTerm(a.Visibility)),
 			ast.Item(keyTools, stringsTerm(a.Tools)),
 		)
+		pos := ast.InternedTerm(i)
+		names.add(a.Name, pos)
+		if ns, _, ok := strings.Cut(a.Name, "/"); ok && ns != "" {
+			namespaces.add(ns, pos)
+		}
+		visibility.add(a.Visibility, pos)
 	}
+	return &AssetBatch{
+		assets: slices.Clone(assets),
+		list:   ast.ArrayTerm(terms...),
+		index: ast.ObjectTerm(
+			ast.Item(keyNames, names.term()),
+			ast.Item(keyNamespaces, namespaces.term()),
+			ast.Item(keyVisibility, visibility.term()),
+		),
+	}, nil
+}
+
+// Len is the number of assets in the batch.
+func (b *AssetBatch) Len() int { return len(b.assets) }
+
+func (b *AssetBatch) value(p Principal) ast.Value {
 	return ast.NewObject(
 		ast.Item(keyPrincipal, p.term()),
-		ast.Item(keyAssets, ast.ArrayTerm(terms...)),
-	), nil
+		ast.Item(keyAssets, b.list),
+		ast.Item(keyIndex, b.index),
+	)
+}
+
+// positions groups asset positions by a key.
+type positions map[string][]*ast.Term
+
+func (p positions) add(key string, pos *ast.Term) { p[key] = append(p[key], pos) }
+
+func (p positions) term() *ast.Term {
+	obj := ast.NewObjectWithCapacity(len(p))
+	for k, v := range p {
+		obj.Insert(ast.StringTerm(k), ast.ArrayTerm(v...))
+	}
+	return ast.NewTerm(obj)
 }
 
 var manageActions = []Action{ActionCreate, ActionUpdate, ActionDelete}
