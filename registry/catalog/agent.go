@@ -76,13 +76,16 @@ func (a *Agent) Kind() Kind { return KindAgent }
 // Metadata implements Object.
 func (a *Agent) Metadata() *Meta { return &a.Meta }
 
-// Normalize implements Object. An agent without a description takes its card's.
+// Normalize implements Object. An agent without a description or title takes its card's.
 func (a *Agent) Normalize() {
 	if strings.TrimSpace(a.Description) == "" {
 		a.Description = a.Card.Description
 	}
 	if a.Title == "" {
 		a.Title = a.Card.Name
+	}
+	if a.Card.Skills == nil {
+		a.Card.Skills = []AgentSkill{} // the A2A card requires the array; a card without skills has an empty one
 	}
 	a.Governance.normalize()
 }
