@@ -86,6 +86,8 @@ func errorMessage(data []byte) string {
 	if msg == "" {
 		msg = strings.TrimSpace(string(data))
 	}
+	// The text ends up in logs and errors: keep it valid UTF-8 and bounded.
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	if len(msg) > maxErrorMessage {
 		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "…"
 	}

@@ -2,6 +2,7 @@ package embed
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -39,28 +40,39 @@ func newOpenAI(cfg Config) *remote {
 	url := openAIEndpoint(cfg.BaseURL)
 	send := func(ctx context.Context, texts []string) ([][]float32, error) {
 		req := openAIRequest{Model: cfg.Model, Input: texts, EncodingFormat: "float", Dimensions: cfg.Dimensions}
-		var resp openAIResponse
-		if err := postJSON(ctx, cfg.HTTPClient, ProviderOpenAI, url, cfg.APIKey, req, &resp); err != nil {
+		var raw json.RawMessage
+		if err := postJSON(ctx, cfg.HTTPClient, ProviderOpenAI, url, cfg.APIKey, req, &raw); err != nil {
 			return nil, err
 		}
-		out := make([][]float32, len(texts))
-		if len(resp.Data) != len(texts) {
-			return nil, fmt.Errorf("%w: %d items for %d inputs", ErrResponse, len(resp.Data), len(texts))
-		}
-		for pos, d := range resp.Data {
-			i := pos // servers that omit index answer in order
-			if d.Index != nil {
-				i = *d.Index
-			}
-			if i < 0 || i >= len(out) || out[i] != nil {
-				return nil, fmt.Errorf("%w: bad or repeated index %d", ErrResponse, i)
-			}
-			if len(d.Embedding) == 0 {
-				return nil, fmt.Errorf("%w: empty embedding at index %d", ErrResponse, i)
-			}
-			out[i] = d.Embedding
-		}
-		return out, nil
+		return decodeOpenAI(raw, len(texts))
 	}
 	return newRemote(cfg, send, nil)
+}
+
+// decodeOpenAI parses an embeddings answer for n inputs and puts each vector
+// at its index. Items, indexes and vectors are all checked: a server answer
+// is untrusted input.
+func decodeOpenAI(raw []byte, n int) ([][]float32, error) {
+	var resp openAIResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("%w: decode openai response: %w", ErrResponse, err)
+	}
+	if len(resp.Data) != n {
+		return nil, fmt.Errorf("%w: %d items for %d inputs", ErrResponse, len(resp.Data), n)
+	}
+	out := make([][]float32, n)
+	for pos, d := range resp.Data {
+		i := pos // servers that omit index answer in order
+		if d.Index != nil {
+			i = *d.Index
+		}
+		if i < 0 || i >= n || out[i] != nil {
+			return nil, fmt.Errorf("%w: bad or repeated index %d", ErrResponse, i)
+		}
+		if len(d.Embedding) == 0 {
+			return nil, fmt.Errorf("%w: empty embedding at index %d", ErrResponse, i)
+		}
+		out[i] = d.Embedding
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 // openAIAnswer answers like /v1/embeddings, with the items in reverse order.
@@ -169,4 +170,49 @@ func TestOpenAIEndpoint(t *testing.T) {
 			t.Errorf("openAIEndpoint(%q) = %q, want %q", base, got, want)
 		}
 	}
+}
+
+func FuzzDecodeOpenAI(f *testing.F) {
+	f.Add([]byte(`{"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[3,4]}]}`), 2)
+	f.Add([]byte(`{"data":[{"embedding":[1]}]}`), 1)
+	f.Add([]byte(`{"data":[{"index":-1,"embedding":[1]}]}`), 1)
+	f.Add([]byte(`{"data":null}`), 0)
+	f.Add([]byte(`[]`), 3)
+	// Invariant: never panics; on success every slot holds a non-empty
+	// vector; every failure matches ErrResponse.
+	f.Fuzz(func(t *testing.T, raw []byte, n int) {
+		if n < 0 || n > 1000 {
+			return
+		}
+		out, err := decodeOpenAI(raw, n)
+		if err != nil {
+			if !errors.Is(err, ErrResponse) {
+				t.Fatalf("error %v does not match ErrResponse", err)
+			}
+			return
+		}
+		if len(out) != n {
+			t.Fatalf("%d vectors for %d inputs", len(out), n)
+		}
+		for i, v := range out {
+			if len(v) == 0 {
+				t.Fatalf("slot %d empty", i)
+			}
+		}
+	})
+}
+
+func FuzzErrorMessage(f *testing.F) {
+	f.Add([]byte(`{"error":{"message":"rate limited"}}`))
+	f.Add([]byte(`{"error":"model not found"}`))
+	f.Add([]byte(`{"message":"ThrottlingException"}`))
+	f.Add([]byte("<html>502 Bad Gateway</html>"))
+	// Invariant: never panics and never returns more than the bound plus the
+	// ellipsis, always valid UTF-8.
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg := errorMessage(data)
+		if len(msg) > maxErrorMessage+len("…") || !utf8.ValidString(msg) {
+			t.Fatalf("errorMessage gave %d bytes, valid=%v", len(msg), utf8.ValidString(msg))
+		}
+	})
 }
