@@ -1,0 +1,386 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	sotwclient "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/view"
+	"github.com/mcpgw/mcpgw/xds/server"
+	"github.com/mcpgw/mcpgw/xds/snapshot"
+	"github.com/mcpgw/mcpgw/xds/translate"
+)
+
+// Type URLs of what a fleet receives.
+const (
+	listenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
+	routeType    = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+	clusterType  = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	endpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+)
+
+// waitFor bounds how long a test waits for the control plane to react; it is a deadline, not a measurement.
+const waitFor = 10 * time.Second
+
+// logRecorder sends records to t.Logf (unless quiet) and keeps them for assertions.
+type logRecorder struct {
+	t     testing.TB
+	quiet bool
+	mu    *sync.Mutex
+	lines *[]string
+	attrs string
+}
+
+func newLog(t testing.TB, quiet bool) (*slog.Logger, func() []string) {
+	r := &logRecorder{t: t, quiet: quiet, mu: &sync.Mutex{}, lines: &[]string{}}
+	return slog.New(r), func() []string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return append([]string(nil), *r.lines...)
+	}
+}
+
+func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	var b strings.Builder
+	b.WriteString(rec.Level.String() + " " + rec.Message + r.attrs)
+	rec.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	r.mu.Lock()
+	*r.lines = append(*r.lines, b.String())
+	r.mu.Unlock()
+	if !r.quiet {
+		r.t.Logf("%s", b.String())
+	}
+	return nil
+}
+
+func (r *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *r
+	for _, a := range as {
+		c.attrs += " " + a.String()
+	}
+	return &c
+}
+
+func (r *logRecorder) WithGroup(string) slog.Handler { return r }
+
+func contains(lines []string, parts ...string) bool {
+	for _, l := range lines {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// harness runs the real pipeline in process: a view filled with Observe, the snapshot builder, go-control-plane's
+// snapshot cache and the ADS server on an in-memory gRPC listener.
+type harness struct {
+	view    *view.Catalog
+	builder *snapshot.Builder
+	server  *server.Server
+	conn    *grpc.ClientConn
+	reg     *prometheus.Registry
+	logs    func() []string
+}
+
+type harnessOptions struct {
+	maxFleets int
+	quietLogs bool
+}
+
+func newHarness(t testing.TB, o harnessOptions, objs ...catalog.Object) *harness {
+	t.Helper()
+	log, logs := newLog(t, o.quietLogs)
+	v := view.New(nil, log)
+	for _, obj := range objs {
+		v.Observe(obj)
+	}
+	tr, err := translate.New(translate.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := cachev3.NewSnapshotCache(true, snapshot.FleetHash{}, server.Logger(log))
+	cfg := snapshot.Config{Quiet: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, MaxFleets: 8}
+	if o.maxFleets > 0 {
+		cfg.MaxFleets = o.maxFleets
+	}
+	b, err := snapshot.New(v, cache, tr, cfg, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := server.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(cache, b, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = b.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ctx, lis); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = conn.Close()
+		cancel()
+		wg.Wait()
+	})
+	return &harness{view: v, builder: b, server: srv, conn: conn, reg: reg, logs: logs}
+}
+
+func node(id, fleet string) *corev3.Node {
+	return &corev3.Node{Id: id, Cluster: fleet, UserAgentName: "envoy",
+		UserAgentVersionType: &corev3.Node_UserAgentBuildVersion{UserAgentBuildVersion: &corev3.BuildVersion{
+			Version: &typev3.SemanticVersion{MajorNumber: 1, MinorNumber: 40},
+		}}}
+}
+
+// sotw is go-control-plane's own state-of-the-world ADS client for one resource type, with a deadline on Fetch.
+type sotw struct {
+	t      testing.TB
+	client sotwclient.ADSClient
+	typ    string
+}
+
+func (h *harness) sotw(t testing.TB, n *corev3.Node, typeURL string) *sotw {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	c := sotwclient.NewADSClient(ctx, n, typeURL)
+	if err := c.InitConnect(h.conn); err != nil {
+		t.Fatal(err)
+	}
+	return &sotw{t: t, client: c, typ: typeURL}
+}
+
+// fetch waits for the next response, failing the test after waitFor.
+func (c *sotw) fetch() (*sotwclient.Response, error) {
+	type result struct {
+		r   *sotwclient.Response
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := c.client.Fetch()
+		ch <- result{r, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.r, r.err
+	case <-time.After(waitFor):
+		c.t.Fatalf("no %s response within %v", c.typ, waitFor)
+		return nil, nil
+	}
+}
+
+// until fetches and ACKs responses until one satisfies ok.
+func (c *sotw) until(ok func(names map[string]*anypb.Any) bool) map[string]*anypb.Any {
+	c.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for time.Now().Before(deadline) {
+		r, err := c.fetch()
+		if err != nil {
+			c.t.Fatalf("fetch %s: %v", c.typ, err)
+		}
+		if err := c.client.Ack(); err != nil {
+			c.t.Fatalf("ack %s: %v", c.typ, err)
+		}
+		names := map[string]*anypb.Any{}
+		for _, a := range r.Resources {
+			names[resourceName(c.t, a)] = a
+		}
+		if ok(names) {
+			return names
+		}
+	}
+	c.t.Fatalf("%s never reached the expected state", c.typ)
+	return nil
+}
+
+// resourceName unpacks a resource far enough to read its name.
+func resourceName(t testing.TB, a *anypb.Any) string {
+	t.Helper()
+	m, err := a.UnmarshalNew()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch r := m.(type) {
+	case interface{ GetName() string }:
+		return r.GetName()
+	case interface{ GetClusterName() string }:
+		return r.GetClusterName()
+	}
+	t.Fatalf("unnamed resource %T", m)
+	return ""
+}
+
+// delta is a minimal incremental ADS client on one stream: it subscribes (wildcard) to the types it is given,
+// applies updates and removals to its state, ACKs (or NACKs, when nack is set) every response, and counts the
+// bytes it receives.
+type delta struct {
+	t      testing.TB
+	stream discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
+	node   *corev3.Node
+	nack   bool
+
+	mu        sync.Mutex
+	state     map[string]map[string]*discoveryv3.Resource // type → name → resource
+	responses int
+	bytes     int
+	changed   chan struct{}
+	done      chan struct{}
+	err       error
+}
+
+func (h *harness) delta(t testing.TB, n *corev3.Node, nack bool, types ...string) *delta {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &delta{t: t, stream: stream, node: n, nack: nack, state: map[string]map[string]*discoveryv3.Resource{},
+		changed: make(chan struct{}, 1), done: make(chan struct{})}
+	for i, typ := range types {
+		d.state[typ] = map[string]*discoveryv3.Resource{}
+		req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: typ}
+		if i == 0 {
+			req.Node = n
+		}
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go d.recv()
+	return d
+}
+
+func (d *delta) recv() {
+	defer close(d.done)
+	for {
+		resp, err := d.stream.Recv()
+		if err != nil {
+			d.mu.Lock()
+			d.err = err
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Lock()
+		d.responses++
+		d.bytes += proto.Size(resp)
+		st := d.state[resp.GetTypeUrl()]
+		if !d.nack {
+			for _, r := range resp.GetResources() {
+				st[r.GetName()] = r
+			}
+			for _, name := range resp.GetRemovedResources() {
+				delete(st, name)
+			}
+		}
+		d.mu.Unlock()
+		ack := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()}
+		if d.nack {
+			ack.ErrorDetail = &rpcstatus.Status{Code: 3, Message: "test client rejects everything"}
+		}
+		if err := d.stream.Send(ack); err != nil {
+			return
+		}
+		select {
+		case d.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// names returns the sorted names the client holds for a type.
+func (d *delta) names(typ string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for n := range d.state[typ] {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// until waits until ok holds for the client's state.
+func (d *delta) until(ok func(d *delta) bool) {
+	d.t.Helper()
+	deadline := time.After(waitFor)
+	for !ok(d) {
+		select {
+		case <-d.changed:
+		case <-d.done:
+			d.t.Fatalf("delta stream ended: %v", d.err)
+		case <-deadline:
+			d.t.Fatalf("delta client never reached the expected state; holds clusters %v", d.names(clusterType))
+		}
+	}
+}
+
+func (d *delta) counters() (responses, bytes int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.responses, d.bytes
+}
+
+// remote makes a normalized catalog server with one version per URL, the first the default.
+func remote(name string, rev int64, urls ...string) *catalog.Server {
+	s := &catalog.Server{Name: name, Governance: catalog.Governance{Description: "d"}}
+	for i, u := range urls {
+		s.Versions = append(s.Versions, catalog.ServerVersion{Version: fmt.Sprintf("1.%d.0", len(urls)-i),
+			Transport: catalog.TransportStreamableHTTP, URL: u})
+	}
+	s.Rev = rev
+	s.Normalize()
+	return s
+}
+
+func clusterName(server, version string) string { return translate.ClusterName(server, version) }

@@ -1,0 +1,271 @@
+package server_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/xds/server"
+)
+
+// step is one catalog change and what a fleet should hold after it.
+type step struct {
+	name     string
+	change   func(h *harness)
+	clusters []string
+	routed   []string // servers with an upstream (non-direct) route
+}
+
+// lifecycle registers, versions, disables and deletes servers.
+func lifecycle(a, b *catalog.Server) []step {
+	return []step{
+		{"initial", func(*harness) {}, []string{clusterName("acme/a", "1.1.0")}, []string{"acme/a"}},
+		{"registered", func(h *harness) { h.view.Observe(b) },
+			[]string{clusterName("acme/a", "1.1.0"), clusterName("acme/b", "1.1.0")}, []string{"acme/a", "acme/b"}},
+		{"versioned", func(h *harness) {
+			h.view.Observe(remote("acme/b", 3, "https://b.example.com/v2", "https://b.example.com/mcp"))
+		}, []string{clusterName("acme/a", "1.1.0"), clusterName("acme/b", "1.1.0"), clusterName("acme/b", "1.2.0")},
+			[]string{"acme/a", "acme/b"}},
+		{"disabled", func(h *harness) {
+			d := remote("acme/b", 4, "https://b.example.com/v2", "https://b.example.com/mcp")
+			d.Status = catalog.StatusDisabled
+			h.view.Observe(d)
+		}, []string{clusterName("acme/a", "1.1.0")}, []string{"acme/a"}},
+		{"deleted", func(h *harness) { h.view.Forget(catalog.KindServer, "acme/a", 5) }, nil, nil},
+	}
+}
+
+// routedServers lists the servers whose unpinned route goes to a cluster.
+func routedServers(t testing.TB, a *anypb.Any) []string {
+	t.Helper()
+	rc := new(routev3.RouteConfiguration)
+	if err := a.UnmarshalTo(rc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rc.VirtualHosts[0].Routes {
+		if c := r.GetRoute().GetCluster(); c != "" && len(r.Match.Headers) == 1 && !r.Match.Headers[0].GetPresentMatch() &&
+			r.Match.Headers[0].GetStringMatch() == nil {
+			out = append(out, r.Match.GetPathSeparatedPrefix()[len("/mcp/"):])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestSotWClientFollowsCatalog(t *testing.T) {
+	// Invariant: go-control-plane's ADS client (state of the world), one stream per type, receives the listener,
+	// the route configuration and the clusters, ACKs them, and follows the catalog as servers are registered,
+	// versioned, disabled and deleted; the listener is sent once and never again.
+	a := remote("acme/a", 1, "https://a.example.com/mcp")
+	b := remote("acme/b", 2, "https://b.example.com/mcp")
+	h := newHarness(t, harnessOptions{}, a)
+	n := node("envoy-sotw", "default")
+	lds := h.sotw(t, n, listenerType)
+	rds := h.sotw(t, n, routeType)
+	cds := h.sotw(t, n, clusterType)
+	lds.until(func(m map[string]*anypb.Any) bool { return m["mcpgw"] != nil })
+	for _, st := range lifecycle(a, b) {
+		st.change(h)
+		cds.until(func(m map[string]*anypb.Any) bool {
+			var names []string
+			for n := range m {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return cmp.Equal(st.clusters, names, cmpEmpty)
+		})
+		rds.until(func(m map[string]*anypb.Any) bool {
+			return m["mcpgw"] != nil && cmp.Equal(st.routed, routedServers(t, m["mcpgw"]), cmpEmpty)
+		})
+	}
+	// The listener never changed, so its stream got nothing more.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = lds.client.Fetch()
+	}()
+	select {
+	case <-done:
+		t.Error("the listener was sent again although it did not change")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+var cmpEmpty = cmp.Comparer(func(a, b []string) bool { return len(a) == 0 && len(b) == 0 || slices.Equal(a, b) })
+
+func TestDeltaClientFollowsCatalog(t *testing.T) {
+	// Invariant: a delta ADS client on one stream receives every type, ACKs, and follows the catalog; each change
+	// sends only the resources that changed (a new server: its cluster and the route configuration, not the
+	// other clusters) and removals as removed_resources.
+	a := remote("acme/a", 1, "https://a.example.com/mcp")
+	b := remote("acme/b", 2, "https://b.example.com/mcp")
+	h := newHarness(t, harnessOptions{}, a)
+	d := h.delta(t, node("envoy-delta", "default"), false, clusterType, endpointType, listenerType, routeType)
+	for _, st := range lifecycle(a, b) {
+		before := d.snapshotVersions(clusterType)
+		st.change(h)
+		d.until(func(d *delta) bool {
+			return cmp.Equal(st.clusters, d.names(clusterType), cmpEmpty) && d.routeRouted(t, st.routed)
+		})
+		// Clusters that exist before and after the change were not sent again.
+		after := d.snapshotVersions(clusterType)
+		for name, v := range before {
+			if w, ok := after[name]; ok && w != v {
+				t.Errorf("%s: cluster %s was resent", st.name, name)
+			}
+		}
+	}
+	if got := d.names(listenerType); !slices.Equal(got, []string{"mcpgw"}) {
+		t.Errorf("listeners %v", got)
+	}
+}
+
+// snapshotVersions returns the pointer identity of each resource the client holds, which changes when the
+// server sends the resource again.
+func (d *delta) snapshotVersions(typ string) map[string]*anypb.Any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]*anypb.Any{}
+	for n, r := range d.state[typ] {
+		out[n] = r.GetResource()
+	}
+	return out
+}
+
+func (d *delta) routeRouted(t testing.TB, want []string) bool {
+	d.mu.Lock()
+	r := d.state[routeType]["mcpgw"]
+	d.mu.Unlock()
+	return r != nil && cmp.Equal(want, routedServers(t, r.GetResource()), cmpEmpty)
+}
+
+func TestSotWNACKIsNotResent(t *testing.T) {
+	// Invariant: a client that rejects every response is not sent the rejected version again (go-control-plane
+	// would resend it at once, thousands of times a second); it is counted and logged per node; and once the
+	// catalog changes, the new version reaches it.
+	h := newHarness(t, harnessOptions{}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	c := h.sotw(t, node("envoy-nack", "default"), clusterType)
+	if _, err := c.fetch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.client.Nack("cluster rejected by test"); err != nil {
+		t.Fatal(err)
+	}
+	resent := make(chan struct{}, 1024)
+	go func() {
+		for {
+			if _, err := c.client.Fetch(); err != nil {
+				return
+			}
+			resent <- struct{}{}
+			if err := c.client.Nack("cluster rejected by test"); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second) // the window the issue names: a tight loop would resend thousands of times
+	if n := len(resent); n > 3 {
+		t.Fatalf("the rejected version was resent %d times in 2s", n)
+	}
+	h.view.Observe(remote("acme/b", 2, "https://b.example.com/mcp"))
+	select {
+	case <-resent:
+	case <-time.After(waitFor):
+		t.Fatal("a new version did not reach the client after its NACK")
+	}
+	if !contains(h.logs(), "node rejected configuration", "envoy-nack", "cluster rejected by test") {
+		t.Error("the NACK was not logged with its detail")
+	}
+	if got := counter(t, h, "mcpgw_xds_nacks_total", "envoy-nack"); got < 1 {
+		t.Errorf("nacks counted %v", got)
+	}
+}
+
+func TestDeltaNACKIsNotResent(t *testing.T) {
+	// Invariant: a delta client that rejects everything is not sent the same resources again; NACKs are counted.
+	h := newHarness(t, harnessOptions{}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	d := h.delta(t, node("envoy-delta-nack", "default"), true, clusterType)
+	d.until(func(d *delta) bool { r, _ := d.counters(); return r >= 1 })
+	time.Sleep(2 * time.Second)
+	if r, _ := d.counters(); r > 3 {
+		t.Fatalf("%d responses in 2s to a client rejecting them", r)
+	}
+	if got := counter(t, h, "mcpgw_xds_nacks_total", "envoy-delta-nack"); got < 1 {
+		t.Errorf("nacks counted %v", got)
+	}
+}
+
+func counter(t testing.TB, h *harness, name, node string) float64 {
+	t.Helper()
+	families, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "node" && l.GetValue() == node {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+func TestNodeLifecycleLogsAndHealth(t *testing.T) {
+	// Invariant: a node's first request logs its id, fleet and Envoy version; closing its stream logs the
+	// disconnect; the fleet it names gets its own snapshot; health reports what SetServing says.
+	h := newHarness(t, harnessOptions{}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	hc := healthpb.NewHealthClient(h.conn)
+	resp, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{Service: server.HealthService})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health before ready: %v %v", resp, err)
+	}
+	h.server.SetServing(true)
+	if resp, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health when serving: %v %v", resp, err)
+	}
+	d := h.delta(t, node("envoy-7", "edge"), false, clusterType)
+	d.until(func(d *delta) bool { return len(d.names(clusterType)) == 1 })
+	if !contains(h.logs(), "node connected", "node=envoy-7", "fleet=edge", "envoy_version=envoy 1.40.0") {
+		t.Errorf("no connect line: %v", h.logs())
+	}
+	if h.builder.Snapshot("edge") == nil {
+		t.Error("the node's fleet has no snapshot")
+	}
+	if err := d.stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitFor)
+	for !contains(h.logs(), "node disconnected", "node=envoy-7", "fleet=edge") {
+		if time.Now().After(deadline) {
+			t.Fatal("no disconnect line")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFleetLimitRefusesNode(t *testing.T) {
+	// Invariant: a node naming a fleet beyond the limit gets a ResourceExhausted stream error, not a hang.
+	h := newHarness(t, harnessOptions{maxFleets: 1}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	c := h.sotw(t, node("envoy-x", "another-fleet"), clusterType)
+	_, err := c.fetch()
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("err = %v, want ResourceExhausted", err)
+	}
+}
