@@ -3,14 +3,9 @@ package extauthz_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
-
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/mcpgw/mcpgw/authz/extauthz"
 	"github.com/mcpgw/mcpgw/authz/identity"
@@ -87,25 +82,4 @@ func TestAcceptanceContract(t *testing.T) {
 	if recs := audit.take(); len(recs) != 3 || !recs[0].Allow || recs[1].Allow || recs[2].Allow || recs[0].Version != "1.0.0" {
 		t.Errorf("audit %+v", recs)
 	}
-}
-
-// serveTCP serves srv on a loopback TCP port and returns a client of it.
-func serveTCP(t testing.TB, srv *extauthz.Server) authv3.AuthorizationClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	srv.Register(gs)
-	go func() { _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		gs.Stop()
-	})
-	return authv3.NewAuthorizationClient(conn)
 }

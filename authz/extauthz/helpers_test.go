@@ -165,12 +165,27 @@ func newEnv(t testing.TB, o envOptions) *env {
 func dialBufconn(t testing.TB, srv *extauthz.Server) authv3.AuthorizationClient {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
+	return serve(t, srv, lis, "passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+}
+
+// serveTCP serves srv on a loopback TCP port and returns a client of it.
+func serveTCP(t testing.TB, srv *extauthz.Server) authv3.AuthorizationClient {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv, lis, lis.Addr().String())
+}
+
+// serve runs a gRPC server with srv registered on lis until the test ends and returns a client dialling target.
+func serve(t testing.TB, srv *extauthz.Server, lis net.Listener, target string, opts ...grpc.DialOption) authv3.AuthorizationClient {
+	t.Helper()
 	gs := grpc.NewServer()
 	srv.Register(gs)
 	go func() { _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(target, append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,9 +27,6 @@ import (
 // tokens, its discovery document and JWKS feed the verifier, and its admin API rotates the signing key while the
 // server runs.
 func TestHydra(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Ory Hydra")
-	}
 	hydra := oidc.Start(t)
 
 	// A clock the test can move, starting at the real time because Hydra stamps real iat and exp.
