@@ -168,6 +168,7 @@ func TestBadInput(t *testing.T) {
 		{"virtual server of an unknown server", "POST", "/api/v1/virtual-servers", virtualBody("v", "ns/nosuch"), nil, 422, "validation-failed", "tools[0].server"},
 		{"virtual server exposing a name twice", "POST", "/api/v1/virtual-servers", with(virtualBody("v", "ns/x"), "tools",
 			arr{obj{"server": "ns/x", "tool": "t"}, obj{"server": "ns/x", "tool": "t"}}), nil, 422, "validation-failed", "tools[1]"},
+		{"virtual server on too many gateways", "POST", "/api/v1/virtual-servers", with(virtualBody("v", "ns/x"), "gateways", manyTags), nil, 422, "validation-failed", "gateways"},
 		{"grant of an unknown kind", "POST", "/api/v1/scopes", with(scopeBody("s2"), "grants", arr{obj{"kind": "printer", "server": "*"}}), nil, 422, "validation-failed", "grants[0].kind"},
 		{"mapping to an unknown scope", "POST", "/api/v1/group-mappings", groupMappingBody("g", "nosuch"), nil, 422, "validation-failed", "scopes[0]"},
 		{"mapping without scopes", "POST", "/api/v1/client-mappings", clientMappingBody("c"), nil, 422, "validation-failed", "scopes"},

@@ -176,7 +176,7 @@ func TestListDefaultsAndFilters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		names, _ := walk(t, e, "/api/v1/servers", q, 4)
+		names, _ := walk(t, e, "/api/v1/servers", q, 6)
 		if len(names) != c.want {
 			t.Errorf("%s: %d items, want %d: %v", c.query, len(names), c.want, names)
 		}

@@ -134,6 +134,13 @@ func (s *Server) changeVersion(c *gin.Context, edit func(*catalog.Server, *catal
 	if !ok {
 		return
 	}
+	if ver.Default {
+		// Marking this version default takes the mark from the others; otherwise normalisation keeps the newest
+		// marked version, and an older version could never be made the default through this sub-resource.
+		for i := range next.Versions {
+			next.Versions[i].Default = next.Versions[i].Version == ver.Version
+		}
+	}
 	s.writeServer(c, next, rev, status, ver.Version)
 }
 

@@ -74,6 +74,18 @@ func TestServerVersions(t *testing.T) {
 		t.Fatalf("versions %v default %q, want %v default 2.0.0", vs, def, want)
 	}
 
+	// Marking an older version default moves the default back to it, and marking a newer one moves it again.
+	one := e.do(t, http.MethodGet, base+"/1.0.0", nil).want(t, http.StatusOK).object(t)
+	e.do(t, http.MethodPut, base+"/1.0.0", with(one, "default", true)).want(t, http.StatusOK)
+	if _, def = versionList(t, e, "ns/x"); def != "1.0.0" {
+		t.Fatalf("default %q after marking 1.0.0", def)
+	}
+	two := e.do(t, http.MethodGet, base+"/2.0.0", nil).want(t, http.StatusOK).object(t)
+	e.do(t, http.MethodPut, base+"/2.0.0", with(two, "default", true)).want(t, http.StatusOK)
+	if _, def = versionList(t, e, "ns/x"); def != "2.0.0" {
+		t.Fatalf("default %q after marking 2.0.0", def)
+	}
+
 	// Read and replace one version.
 	got := e.do(t, http.MethodGet, base+"/1.1.0", nil).want(t, http.StatusOK).object(t)
 	if got["url"] != "http://127.0.0.1:9/v11" {

@@ -55,6 +55,9 @@ func (v *VirtualServer) Validate() error {
 		p.add("name", "must be lowercase letters, digits, '-', '_' or '.' (it is the path /virtual/{name})")
 	}
 	v.Governance.validate(&p, false)
+	if len(v.Gateways) > MaxGateways {
+		p.add("gateways", "at most %d gateways", MaxGateways)
+	}
 	if len(v.Tools) == 0 {
 		p.add("tools", "at least one tool is required")
 	}
