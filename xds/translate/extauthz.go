@@ -10,8 +10,10 @@ import (
 
 // extAuthzFilter is the HCM's ext_authz filter: gRPC to mcpgw_authz with transport API v3, the request body up to
 // AuthzMaxRequestBytes packed as raw bytes (MCP bodies are JSON, but bytes avoid a UTF-8 round trip), failing
-// closed, and forwarding the MCP filter's metadata. An authz error or timeout answers 503, which tells the client
-// to retry later rather than that it is forbidden.
+// closed, and forwarding the MCP filter's metadata. A larger body reaches authz cut and marked with
+// x-envoy-auth-partial-body, and authz answers it with a JSON-RPC 413 rather than Envoy's bare one (authz/mcp
+// never authorizes a partial body). An authz error or timeout answers 503, which tells the client to retry later
+// rather than that it is forbidden.
 func extAuthzFilter(o Options) *extauthzv3.ExtAuthz {
 	return &extauthzv3.ExtAuthz{
 		Services:            &extauthzv3.ExtAuthz_GrpcService{GrpcService: envoyGRPC(AuthzCluster, o.AuthzTimeout)},
@@ -19,7 +21,7 @@ func extAuthzFilter(o Options) *extauthzv3.ExtAuthz {
 		FailureModeAllow:    false,
 		WithRequestBody: &extauthzv3.BufferSettings{
 			MaxRequestBytes:     o.AuthzMaxRequestBytes,
-			AllowPartialMessage: false,
+			AllowPartialMessage: true,
 			PackAsBytes:         true,
 		},
 		MetadataContextNamespaces: []string{MCPMetadataNamespace},

@@ -28,8 +28,8 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// AuthzTimeout bounds one ext_authz check (2s); a check that times out fails closed.
 	AuthzTimeout time.Duration
-	// AuthzMaxRequestBytes is how much request body ext_authz buffers and sends (1 MiB); a larger body is
-	// refused with 413 rather than checked partially.
+	// AuthzMaxRequestBytes is how much request body ext_authz buffers and sends (1 MiB); a larger body is sent
+	// cut and marked partial, and authz refuses it with a JSON-RPC 413.
 	AuthzMaxRequestBytes uint32
 	// AccessLogCluster, when set, names a static cluster (defined in the Envoy bootstrap) serving the gRPC access
 	// log service; every request is then logged there as well as to stdout.

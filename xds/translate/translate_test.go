@@ -226,6 +226,7 @@ func TestListenerFilterOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ea.FailureModeAllow || ea.WithRequestBody.MaxRequestBytes != 1<<20 || !ea.WithRequestBody.PackAsBytes ||
+			!ea.WithRequestBody.AllowPartialMessage ||
 			ea.GetGrpcService().GetEnvoyGrpc().GetClusterName() != translate.AuthzCluster ||
 			ea.MetadataContextNamespaces[0] != translate.MCPMetadataNamespace {
 			t.Errorf("ext_authz config %v", ea)
