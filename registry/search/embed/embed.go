@@ -31,12 +31,12 @@ func (k InputKind) String() string {
 
 // ModelInfo identifies the vector space an Embedder produces.
 type ModelInfo struct {
-	Provider      string // "builtin", "openai", "ollama", "bedrock"
-	Model         string // provider's model name; for builtin it includes the table's digest
-	Dim           int    // vector length; 0 until a remote provider has answered once (see Resolve)
-	Normalized    bool   // always true: every provider L2-normalises its output
-	MaxBatch      int    // inputs per upstream request
-	MaxInputChars int    // inputs are truncated to this many runes before embedding; 0: no limit
+	Provider      string `json:"provider"`      // "builtin", "openai", "ollama", "bedrock"
+	Model         string `json:"model"`         // provider's model name; for builtin it includes the table's digest
+	Dim           int    `json:"dim"`           // vector length; 0 until a remote provider has answered once (see Resolve)
+	Normalized    bool   `json:"normalized"`    // always true: every provider L2-normalises its output
+	MaxBatch      int    `json:"maxBatch"`      // inputs per upstream request; 0: unbounded (builtin)
+	MaxInputChars int    `json:"maxInputChars"` // inputs are truncated to this many runes before embedding; 0: no limit
 }
 
 // ID is the identity to store beside each vector: provider/model/dim.
