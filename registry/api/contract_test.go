@@ -67,25 +67,7 @@ func loadContract(t testing.TB, s *api.Server) *contract {
 // than the server. A request to no documented operation must be answered with a 404 or 405 problem.
 func (c *contract) check(sent *http.Request, body []byte, r reply) error {
 	ctx := context.WithoutCancel(sent.Context())
-	req := sent.Clone(ctx)
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	u := *req.URL
-	for _, prefix := range c.catchAll {
-		if rest, ok := strings.CutPrefix(u.Path, prefix); ok && strings.Contains(rest, "/") {
-			u.Path = prefix + strings.ReplaceAll(rest, "/", "%2F")
-		}
-	}
-	req.URL = &u
-	route, params, err := c.router.FindRoute(req)
-	if err == nil {
-		// The legacy router lets a trailing template variable match nothing (DELETE /api/v1/servers finds
-		// /api/v1/servers/{ns}/{name}); a route with an empty path parameter is no match.
-		for _, v := range params {
-			if v == "" {
-				err = &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
-			}
-		}
-	}
+	req, route, params, err := c.route(sent, body)
 	if err != nil {
 		var re *routers.RouteError
 		if !errors.As(err, &re) {
@@ -100,12 +82,7 @@ func (c *contract) check(sent *http.Request, body []byte, r reply) error {
 	if route.Operation.Responses.Status(r.Status) == nil {
 		return fmt.Errorf("%s does not document status %d", op, r.Status)
 	}
-	opts := &openapi3filter.Options{
-		AuthenticationFunc:         openapi3filter.NoopAuthenticationFunc,
-		ExcludeReadOnlyValidations: true,
-		IncludeResponseStatus:      true,
-		MultiError:                 true,
-	}
+	opts := validationOptions()
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 	if r.Status/100 == 2 {
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
@@ -124,6 +101,50 @@ func (c *contract) check(sent *http.Request, body []byte, r reply) error {
 		return fmt.Errorf("response to %s: %w", op, err)
 	}
 	return nil
+}
+
+func validationOptions() *openapi3filter.Options {
+	return &openapi3filter.Options{
+		AuthenticationFunc:         openapi3filter.NoopAuthenticationFunc,
+		ExcludeReadOnlyValidations: true,
+		IncludeResponseStatus:      true,
+		MultiError:                 true,
+	}
+}
+
+// route finds the operation of a request; it returns a copy of the request, with its body, to validate.
+func (c *contract) route(sent *http.Request, body []byte) (*http.Request, *routers.Route, map[string]string, error) {
+	req := sent.Clone(context.WithoutCancel(sent.Context()))
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	u := *req.URL
+	for _, prefix := range c.catchAll {
+		if rest, ok := strings.CutPrefix(u.Path, prefix); ok && strings.Contains(rest, "/") {
+			u.Path = prefix + strings.ReplaceAll(rest, "/", "%2F")
+		}
+	}
+	req.URL = &u
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The legacy router lets a trailing template variable match nothing (DELETE /api/v1/servers finds
+	// /api/v1/servers/{ns}/{name}); a route with an empty path parameter is no match.
+	for _, v := range params {
+		if v == "" {
+			return nil, nil, nil, &routers.RouteError{Reason: routers.ErrPathNotFound.Error()}
+		}
+	}
+	return req, route, params, nil
+}
+
+// requestError validates a request against the document: nil when the document accepts it.
+func (c *contract) requestError(sent *http.Request, body []byte) error {
+	req, route, params, err := c.route(sent, body)
+	if err != nil {
+		return err
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: validationOptions()}
+	return openapi3filter.ValidateRequest(req.Context(), in)
 }
 
 // checkProblem validates a problem response against the Problem schema.

@@ -203,10 +203,8 @@ func as(token string) reqOpt {
 // header sets a request header.
 func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
 
-// do sends a request as the admin unless an option says otherwise. A body of type []byte or string is sent as is,
-// anything else as JSON; a body is labelled application/json unless an option sets Content-Type. The exchange is
-// checked against the OpenAPI document and must never be a 500.
-func (e *env) do(t testing.TB, method, path string, body any, opts ...reqOpt) reply {
+// request builds a request as do sends it, and returns its body.
+func (e *env) request(t testing.TB, method, path string, body any, opts ...reqOpt) (*http.Request, []byte) {
 	t.Helper()
 	var raw []byte
 	switch b := body.(type) {
@@ -232,6 +230,15 @@ func (e *env) do(t testing.TB, method, path string, body any, opts ...reqOpt) re
 	for _, o := range opts {
 		o(req)
 	}
+	return req, raw
+}
+
+// do sends a request as the admin unless an option says otherwise. A body of type []byte or string is sent as is,
+// anything else as JSON; a body is labelled application/json unless an option sets Content-Type. The exchange is
+// checked against the OpenAPI document and must never be a 500.
+func (e *env) do(t testing.TB, method, path string, body any, opts ...reqOpt) reply {
+	t.Helper()
+	req, raw := e.request(t, method, path, body, opts...)
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
