@@ -41,7 +41,10 @@ var _ invoker = (*bedrockruntime.Client)(nil)
 // embedder. The SDK's own retries are off: remote applies one retry policy to
 // every provider.
 func newBedrock(ctx context.Context, cfg Config) (*remote, error) {
-	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(cfg.HTTPClient)}
+	var opts []func(*config.LoadOptions) error
+	if cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+	}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}

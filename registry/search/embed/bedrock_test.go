@@ -128,3 +128,35 @@ func TestBedrockDimensionMismatchAndErrors(t *testing.T) {
 		t.Fatalf("err = %v, want a non-retryable 403 StatusError", err)
 	}
 }
+
+func TestBedrockThroughNewWithDefaultCredentialChain(t *testing.T) {
+	ts := &titanServer{t: t}
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	// The default chain finds static keys in the environment; shared files
+	// point nowhere and IMDS is off, so nothing leaves the machine.
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", dir+"/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CA_BUNDLE", "")
+	cfg := testConfig(t, ProviderBedrock, srv.URL)
+	cfg.Model = ""
+	cfg.Region = "us-east-1"
+	cfg.Dimensions = 512
+	e := mustNew(t, cfg)
+	got, err := e.Embed(t.Context(), []string{"hello bedrock"}, KindQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Invariant: New wires the default credential chain, the region and the
+	// endpoint override into a signed Titan v2 call.
+	assertVectors(t, got, []string{"hello bedrock"}, 512)
+	if len(ts.requests) != 1 || ts.requests[0].Dimensions != 512 {
+		t.Errorf("requests %+v", ts.requests)
+	}
+}

@@ -83,8 +83,9 @@ type Config struct {
 	// MaxInputChars truncates each input to this many runes. Default 8000 for
 	// remote providers, unlimited for builtin; negative: no limit.
 	MaxInputChars int
-	// HTTPClient is used for openai and ollama (and bedrock's transport when
-	// set). Default: a client without a global timeout (Timeout applies per call).
+	// HTTPClient is used for openai and ollama (and by bedrock when set).
+	// Default: a client without a global timeout (Timeout applies per call);
+	// for bedrock, the AWS SDK's client.
 	HTTPClient *http.Client
 	// Logger receives retry and start-up messages. Default: discard.
 	Logger *slog.Logger
@@ -170,7 +171,9 @@ func (c Config) withDefaults() Config {
 	case c.MaxInputChars < 0:
 		c.MaxInputChars = 0
 	}
-	if c.HTTPClient == nil {
+	if c.HTTPClient == nil && c.Provider != ProviderBedrock {
+		// Bedrock keeps the SDK's own client unless one is given: it honours
+		// AWS_CA_BUNDLE and the SDK's transport settings.
 		c.HTTPClient = &http.Client{}
 	}
 	if c.Logger == nil {

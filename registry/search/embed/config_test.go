@@ -65,7 +65,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("ollama defaults: %+v", c)
 	}
 	c = Config{Provider: "bedrock"}.withDefaults()
-	if c.Model != DefaultBedrockModel || c.BatchSize != 1 {
+	if c.Model != DefaultBedrockModel || c.BatchSize != 1 || c.HTTPClient != nil {
 		t.Errorf("bedrock defaults: %+v", c)
 	}
 	if c := (Config{}).withDefaults(); c.Provider != ProviderBuiltin || c.MaxInputChars != 0 {
