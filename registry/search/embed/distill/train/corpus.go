@@ -66,59 +66,36 @@ func cmdCorpus(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 			nDeb++
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(*textDir, "*.txt"))
+	texts, err := contentLines(*textDir, "*.txt")
 	if err != nil {
-		return fmt.Errorf("corpus: %w", err)
+		return err
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("corpus: no *.txt in %s", *textDir)
+	if len(texts) == 0 {
+		return fmt.Errorf("corpus: no text in %s/*.txt", *textDir)
 	}
-	slices.Sort(files)
 	sents = &textSents
 	nText := 0
-	for _, f := range files {
-		lines, err := readLines(f)
-		if err != nil {
-			return err
+	for _, l := range texts {
+		if add(l.text, 2, 80) {
+			nText++
 		}
-		for _, l := range lines {
-			l = strings.TrimSpace(l)
-			if l == "" || strings.HasPrefix(l, "#") {
-				continue
-			}
-			if add(l, 2, 80) {
+	}
+	frames, err := contentLines(*textDir, "*.frames")
+	if err != nil {
+		return err
+	}
+	for i, l := range frames {
+		fr, err := parseFrame(l.text)
+		if err != nil {
+			return fmt.Errorf("corpus: %s: %w", l.pos, err)
+		}
+		for _, s := range fr.expand(*perFrame, uint64(i)+1) {
+			if add(s, 2, 80) {
 				nText++
 			}
 		}
 	}
-	frameFiles, err := filepath.Glob(filepath.Join(*textDir, "*.frames"))
-	if err != nil {
-		return fmt.Errorf("corpus: %w", err)
-	}
-	slices.Sort(frameFiles)
-	nFrames := 0
-	for _, ff := range frameFiles {
-		lines, err := readLines(ff)
-		if err != nil {
-			return err
-		}
-		for i, l := range lines {
-			l = strings.TrimSpace(l)
-			if l == "" || strings.HasPrefix(l, "#") {
-				continue
-			}
-			fr, err := parseFrame(l)
-			if err != nil {
-				return fmt.Errorf("corpus: %s:%d: %w", ff, i+1, err)
-			}
-			for _, s := range fr.expand(*perFrame, uint64(nFrames)+1) {
-				if add(s, 2, 80) {
-					nText++
-				}
-			}
-			nFrames++
-		}
-	}
+	nFrames := len(frames)
 	// Debian descriptions come first in the dedup order, so in-domain text
 	// never duplicates them; each list is shuffled on its own.
 	for i, list := range [][]string{debSents, textSents} {
@@ -153,6 +130,37 @@ func debianDescriptions(path string) ([]string, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read descriptions: no Description fields in %s (run apt-get update first)", path)
+	}
+	return out, nil
+}
+
+// line is one content line of a hand-written file.
+type line struct {
+	pos  string // file:line, for error messages
+	text string
+}
+
+// contentLines returns the trimmed, non-empty, non-comment (#) lines of the
+// files matching pattern in dir, files in name order.
+func contentLines(dir, pattern string) ([]line, error) {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", pattern, err)
+	}
+	slices.Sort(files)
+	var out []line
+	for _, f := range files {
+		lines, err := readLines(f)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range lines {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			out = append(out, line{pos: fmt.Sprintf("%s:%d", f, i+1), text: l})
+		}
 	}
 	return out, nil
 }
