@@ -21,6 +21,7 @@ func cmdEval(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 	toolsPath := fs.String("tools", "", "retrieval.json of the embed package tests")
 	corpusPath := fs.String("corpus", "", "search dev set corpus.json (optional)")
 	queriesPath := fs.String("queries", "", "search dev set queries.json (optional)")
+	docMode := fs.String("doc-mode", "whole", "dev set: score an asset by its whole concatenated text (whole), its best part: summary, each tool or skill (parts), or the mean of both (both)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func cmdEval(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 		}
 	}
 	if *corpusPath != "" && *queriesPath != "" {
-		if err := evalDevSet(m, *corpusPath, *queriesPath, log); err != nil {
+		if err := evalDevSet(m, *corpusPath, *queriesPath, *docMode, log); err != nil {
 			return err
 		}
 	}
@@ -71,11 +72,18 @@ func embedAll(m *static.Model, texts []string) [][]float32 {
 
 // rank returns document indexes by decreasing cosine to q (stable on ties).
 func rank(q []float32, docs [][]float32) []int {
-	idx := make([]int, len(docs))
 	score := make([]float32, len(docs))
 	for i, d := range docs {
-		idx[i] = i
 		score[i] = dot(q, d)
+	}
+	return rankScores(score)
+}
+
+// rankScores returns indexes by decreasing score, stable on ties.
+func rankScores(score []float32) []int {
+	idx := make([]int, len(score))
+	for i := range idx {
+		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
 		switch {
@@ -158,7 +166,10 @@ type devQuery struct {
 // 2^grade−1) per category over the registry's search dev set. Documents are
 // the concatenated name, title, description, tags and tool or skill texts.
 // No-answer queries are skipped: a dense ranking alone has no relevance floor.
-func evalDevSet(m *static.Model, corpusPath, queriesPath string, log *slog.Logger) error {
+func evalDevSet(m *static.Model, corpusPath, queriesPath, docMode string, log *slog.Logger) error {
+	if docMode != "whole" && docMode != "parts" && docMode != "both" {
+		return fmt.Errorf("eval: unknown -doc-mode %q", docMode)
+	}
 	var c devCorpus
 	var qs []devQuery
 	for path, v := range map[string]any{corpusPath: &c, queriesPath: &qs} {
@@ -170,25 +181,33 @@ func evalDevSet(m *static.Model, corpusPath, queriesPath string, log *slog.Logge
 			return fmt.Errorf("eval dev set: %s: %w", path, err)
 		}
 	}
-	var keys, texts []string
+	// Each asset has parts: its summary (name, title, description, tags) and
+	// one part per tool or skill; the whole text is their concatenation.
+	var keys []string
+	var parts [][]string
 	for _, s := range c.Servers {
-		parts := []string{s.Name, s.Title, s.Description, strings.Join(s.Tags, " ")}
+		p := []string{strings.Join([]string{s.Name, s.Title, s.Description, strings.Join(s.Tags, " ")}, ". ")}
 		for _, t := range s.Tools {
-			parts = append(parts, t.Name, t.Description)
+			p = append(p, t.Name+". "+t.Description)
 		}
-		keys, texts = append(keys, "server:"+s.Name), append(texts, strings.Join(parts, ". "))
+		keys, parts = append(keys, "server:"+s.Name), append(parts, p)
 	}
 	for _, a := range c.Agents {
-		parts := []string{a.Name, a.Description, strings.Join(a.Tags, " ")}
+		p := []string{strings.Join([]string{a.Name, a.Description, strings.Join(a.Tags, " ")}, ". ")}
 		for _, s := range a.Skills {
-			parts = append(parts, s.Name, s.Description)
+			p = append(p, s.Name+". "+s.Description)
 		}
-		keys, texts = append(keys, "agent:"+a.Name), append(texts, strings.Join(parts, ". "))
+		keys, parts = append(keys, "agent:"+a.Name), append(parts, p)
 	}
 	for _, s := range c.Skills {
-		keys, texts = append(keys, "skill:"+s.Name), append(texts, strings.Join([]string{s.Name, s.Description, strings.Join(s.Tags, " ")}, ". "))
+		keys, parts = append(keys, "skill:"+s.Name), append(parts, []string{strings.Join([]string{s.Name, s.Description, strings.Join(s.Tags, " ")}, ". ")})
 	}
-	docs := embedAll(m, texts)
+	docParts := make([][][]float32, len(parts))
+	whole := make([][]float32, len(parts))
+	for i, p := range parts {
+		docParts[i] = embedAll(m, p)
+		whole[i], _ = m.AppendEmbedding(nil, strings.Join(p, ". "))
+	}
 	type agg struct{ n, mrr, ndcg float64 }
 	per := map[string]*agg{}
 	total := &agg{}
@@ -204,7 +223,7 @@ func evalDevSet(m *static.Model, corpusPath, queriesPath string, log *slog.Logge
 		}
 		slices.SortFunc(ideal, func(a, b int) int { return b - a })
 		qv, _ := m.AppendEmbedding(nil, q.Query)
-		ranked := rank(qv, docs)
+		ranked := rankDocs(qv, whole, docParts, docMode)
 		var rr, dcg, idcg float64
 		for pos, i := range ranked {
 			g := grade[keys[i]]
@@ -244,6 +263,27 @@ func evalDevSet(m *static.Model, corpusPath, queriesPath string, log *slog.Logge
 	}
 	log.Info("dev set", "category", "ALL", "queries", total.n, "mrr", round3(total.mrr/total.n), "ndcg@10", round3(total.ndcg/total.n))
 	return nil
+}
+
+// rankDocs ranks assets by the cosine of their whole text, of their best
+// part, or the mean of the two (stable on ties).
+func rankDocs(q []float32, whole [][]float32, docParts [][][]float32, mode string) []int {
+	score := make([]float32, len(whole))
+	for i := range whole {
+		best := float32(-2)
+		for _, p := range docParts[i] {
+			best = max(best, dot(q, p))
+		}
+		switch mode {
+		case "whole":
+			score[i] = dot(q, whole[i])
+		case "parts":
+			score[i] = best
+		default:
+			score[i] = (dot(q, whole[i]) + best) / 2
+		}
+	}
+	return rankScores(score)
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
