@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mcpgw/mcpgw/authz/audit"
+	"github.com/mcpgw/mcpgw/authz/extauthz"
+	"github.com/mcpgw/mcpgw/authz/resource"
 	"github.com/mcpgw/mcpgw/authz/identity"
 	"github.com/mcpgw/mcpgw/authz/policy"
 	"github.com/mcpgw/mcpgw/registry/access"
@@ -27,6 +29,7 @@ import (
 	"github.com/mcpgw/mcpgw/registry/registrar"
 	"github.com/mcpgw/mcpgw/registry/store/mongo"
 	"github.com/mcpgw/mcpgw/registry/view"
+	"github.com/mcpgw/mcpgw/xds"
 )
 
 // Parts selects which parts a process runs.
@@ -76,25 +79,27 @@ type App struct {
 	Feed      *feed.Tailer
 	API       *api.Server
 	Metrics   *prometheus.Registry
+	XDS       *xds.ControlPlane
+	Authz     *extauthz.Server
 
-	httpL   net.Listener
-	runners []func(ctx context.Context) error
+	httpL     net.Listener
+	listeners []net.Listener
+	runners   []func(ctx context.Context) error
 }
 
 // New builds the selected parts. Listen addresses left empty are not opened (tests serve Handler themselves).
 // Close releases what New opened when Run is not called.
-func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (a *App, err error) {
+func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Validate(parts); err != nil {
 		return nil, err
 	}
 	if !cfg.Gateway {
 		parts.XDS, parts.Authz = false, false
 	}
-	a = &App{cfg: cfg, parts: parts, log: log}
+	a := &App{cfg: cfg, parts: parts, log: log}
 	defer func() {
 		if err != nil {
 			a.Close(ctx)
-			a = nil
 		}
 	}()
 	if parts.Registry && cfg.HTTPAddr != "" {
@@ -143,11 +148,26 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (a *Ap
 		return nil, err
 	}
 	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run)
+	if parts.XDS {
+		if err := a.buildXDS(); err != nil {
+			return nil, err
+		}
+	}
+	if parts.Authz {
+		if err := a.buildAuthz(); err != nil {
+			return nil, err
+		}
+	}
 
 	if parts.Registry {
 		var jwks []byte
 		if a.Dev != nil {
 			jwks = a.Dev.JWKS()
+		}
+		prm, err := resource.Handler(resource.Config{PublicBaseURL: cfg.Public(), AuthorizationServers: a.authServers()},
+			resourceLookup(a.View), log)
+		if err != nil {
+			return nil, fmt.Errorf("resource metadata: %w", err)
 		}
 		a.API, err = api.New(api.Options{
 			View: a.View, Registrar: a.Registrar, Auth: a.Verifier, JWKS: jwks, Logger: log,
@@ -158,6 +178,8 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (a *Ap
 			Audit: a.Store,
 			Mounts: []api.Mount{
 				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
+				{Path: resource.WellKnownPath, Handler: prm, Public: true},
+				{Path: resource.WellKnownPath + "/", Handler: prm, Public: true},
 			},
 		})
 		if err != nil {
@@ -168,6 +190,18 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (a *Ap
 		"skills", a.View.Len("skills"), "position", pos, "embedded_store", a.Store.Embedded(),
 		"took", time.Since(started).Round(time.Millisecond))
 	return a, nil
+}
+
+// authServers are the OAuth authorization servers published in resource metadata: the configured issuers that are
+// URLs (the development issuer is not one).
+func (a *App) authServers() []string {
+	var out []string
+	for _, iss := range a.Verifier.Issuers() {
+		if strings.HasPrefix(iss, "https://") || strings.HasPrefix(iss, "http://") {
+			out = append(out, iss)
+		}
+	}
+	return out
 }
 
 // Handler is the registry's HTTP handler (nil when the registry part is not selected).
@@ -182,6 +216,9 @@ func (a *App) Handler() http.Handler {
 func (a *App) Close(ctx context.Context) {
 	if a.httpL != nil {
 		_ = a.httpL.Close()
+	}
+	for _, l := range a.listeners {
+		_ = l.Close()
 	}
 	if a.Store != nil {
 		_ = a.Store.Close(context.WithoutCancel(ctx))

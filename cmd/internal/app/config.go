@@ -33,8 +33,8 @@ type Config struct {
 	AuditRedact string
 	// EnvoyPort is the port of the listener pushed to Envoy.
 	EnvoyPort int
-	// RegistryUpstream is how Envoy reaches the registry (host:port); default the HTTP address.
-	RegistryUpstream string
+	// EnvoyMCPFilter inserts Envoy's MCP filter before ext_authz.
+	EnvoyMCPFilter bool
 }
 
 // Register declares the flags of cfg on fs. Each flag also reads MCPGW_<NAME> (upper case, dashes as
@@ -56,7 +56,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.AuditRedact, "audit-redact", "password,secret,token,api_key,apikey,authorization",
 		"comma-separated argument key globs whose values are hashed in audit records")
 	fs.IntVar(&c.EnvoyPort, "envoy-port", 10000, "port of the MCP listener pushed to Envoy")
-	fs.StringVar(&c.RegistryUpstream, "registry-upstream", "", "host:port at which Envoy reaches the registry (default --http-addr)")
+	fs.BoolVar(&c.EnvoyMCPFilter, "envoy-mcp-filter", false, "insert Envoy's MCP filter (envoy.filters.http.mcp) before ext_authz")
 }
 
 // Parse parses args into fs, then fills unset flags from the environment.

@@ -1,0 +1,225 @@
+// Command mcpctl manages an mcpgw registry from scripts, pipelines and terminals: list, read, register, apply and
+// delete servers, agents, skills, custom entities, virtual servers and the access data, manage server versions and
+// read the audit trail. It is built on the Go client in registry/client; docs/mcpctl.md documents every command.
+//
+//	mcpctl [global flags] <resource> <verb> [flags] [arguments]
+//	mcpctl servers list -o json
+//	mcpctl servers register -f servers.yaml
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcpgw/mcpgw/cmd/internal/version"
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/client"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		os.Exit(1) // run has printed the error
+	}
+}
+
+// run executes one mcpctl invocation. Every error is printed to stderr before it is returned.
+func run(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return c.run(ctx, args)
+}
+
+// Defaults of the global flags.
+const (
+	defaultServer  = "http://127.0.0.1:8080"
+	defaultTimeout = 2 * time.Minute
+	// maxTokenFile bounds --token-file: a JWT is a few KiB.
+	maxTokenFile = 64 << 10
+)
+
+// output formats.
+const (
+	outTable = "table"
+	outJSON  = "json"
+	outYAML  = "yaml"
+)
+
+// cli is one invocation: its streams, environment and global flags.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	server    string
+	token     string
+	tokenSet  bool
+	tokenFile string
+	output    string
+	timeout   time.Duration
+}
+
+// errReported marks an error that has already been printed.
+var errReported = errors.New("reported")
+
+// usageError is a mistake in the command line; its command's usage is printed with it.
+type usageError struct {
+	cmd *command
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(cmd *command, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *cli) run(ctx context.Context, args []string) error {
+	c.server, c.output, c.timeout = defaultServer, outTable, defaultTimeout
+	if s := c.getenv("MCPGW_SERVER"); s != "" {
+		c.server = s
+	}
+	root := rootCommand()
+	err := c.dispatch(ctx, root, args)
+	switch {
+	case err == nil, errors.Is(err, errReported):
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	default:
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(c.stderr, "error: %s\n", clean(ue.msg))
+			fmt.Fprintf(c.stderr, "Run '%s -h' for usage.\n", ue.cmd.path)
+		} else {
+			c.report("", err)
+		}
+	}
+	return err
+}
+
+// globalFlags declares the flags every command accepts. They are declared on each flag set the command line passes
+// through, as functions, so that a later flag set does not reset what an earlier one parsed.
+func (c *cli) globalFlags(fs *flag.FlagSet) {
+	fs.Func("server", "registry base `URL` (env MCPGW_SERVER; default "+defaultServer+")", func(s string) error {
+		c.server = s
+		return nil
+	})
+	fs.Func("token", "bearer `TOKEN` (env MCPGW_TOKEN)", func(s string) error {
+		c.token, c.tokenSet = s, true
+		return nil
+	})
+	fs.Func("token-file", "read the bearer token from `FILE`", func(s string) error {
+		c.tokenFile = s
+		return nil
+	})
+	out := func(s string) error {
+		switch s {
+		case outTable, outJSON, outYAML:
+			c.output = s
+			return nil
+		}
+		return errors.New("must be table, json or yaml")
+	}
+	fs.Func("o", "output `FORMAT`: table, json or yaml (default table)", out)
+	fs.Func("output", "output `FORMAT`, same as -o", out)
+	fs.Func("timeout", "give up after `DURATION`, e.g. 30s; 0 waits forever (default 2m)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return errors.New("must be a non-negative duration such as 30s")
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+func isGlobal(name string) bool {
+	switch name {
+	case "server", "token", "token-file", "o", "output", "timeout":
+		return true
+	}
+	return false
+}
+
+// client builds the registry client from the global flags.
+func (c *cli) client() (*client.Client, error) {
+	token := c.token
+	switch {
+	case c.tokenFile != "" && c.tokenSet:
+		return nil, errors.New("use --token or --token-file, not both")
+	case c.tokenFile != "":
+		t, err := readTokenFile(c.tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		token = t
+	case !c.tokenSet:
+		token = strings.TrimSpace(c.getenv("MCPGW_TOKEN"))
+	}
+	cl, err := client.New(c.server, client.WithToken(token), client.WithUserAgent("mcpctl/"+firstWord(version.String())))
+	if err != nil {
+		return nil, fmt.Errorf("--server: %w", err)
+	}
+	return cl, nil
+}
+
+func readTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	if len(b) > maxTokenFile {
+		return "", fmt.Errorf("read token file: %s is larger than %d bytes", path, maxTokenFile)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("read token file: %s is empty", path)
+	}
+	return t, nil
+}
+
+func firstWord(s string) string {
+	w, _, _ := strings.Cut(s, " ")
+	return w
+}
+
+// report prints an error: a problem from the registry as its title, status and detail with one line per field error,
+// anything else as its message. prefix names the object an error is about when a command handles several.
+func (c *cli) report(prefix string, err error) {
+	var p *client.Error
+	if errors.As(err, &p) {
+		line := fmt.Sprintf("error: %s%s (%d)", prefix, p.Title, p.Status)
+		if p.Detail != "" {
+			line += ": " + p.Detail
+		}
+		fmt.Fprintln(c.stderr, clean(line))
+		for _, f := range p.Errors {
+			fmt.Fprintf(c.stderr, "  %s: %s\n", clean(f.Field), clean(f.Reason))
+		}
+		if errors.Is(err, client.ErrUnauthorized) && c.token == "" && c.tokenFile == "" && c.getenv("MCPGW_TOKEN") == "" {
+			fmt.Fprintln(c.stderr, "hint: pass --token or --token-file, or set MCPGW_TOKEN")
+		}
+		return
+	}
+	var ve *catalog.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(c.stderr, "error: %sinvalid argument\n", clean(prefix))
+		for _, f := range ve.Fields {
+			fmt.Fprintf(c.stderr, "  %s: %s\n", clean(f.Field), clean(f.Reason))
+		}
+		return
+	}
+	fmt.Fprintln(c.stderr, "error: "+clean(prefix+err.Error()))
+}
