@@ -136,6 +136,9 @@ func New(cat Catalog, pub Publisher, tr *translate.Translator, cfg Config, log *
 	if err := l.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("create snapshot builder: listener: %w", err)
 	}
+	if err := translate.RouteConfiguration(nil).ValidateAll(); err != nil {
+		return nil, fmt.Errorf("create snapshot builder: route configuration: %w", err)
+	}
 	b := &Builder{
 		cat: cat, pub: pub, tr: tr, cfg: cfg, log: log.With("component", "xds-snapshot"), m: m,
 		changed:   make(chan struct{}, 1),

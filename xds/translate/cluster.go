@@ -53,13 +53,13 @@ func (t *Translator) ServerClusters(s *ir.Server) ([]*clusterv3.Cluster, []*endp
 		}
 		c := &clusterv3.Cluster{
 			Name:                          name,
-			ConnectTimeout:                duration(t.o.ConnectTimeout),
+			ConnectTimeout:                t.shared.connectTimeout,
 			CircuitBreakers:               t.circuitBreakers,
 			TypedExtensionProtocolOptions: map[string]*anypb.Any{httpProtocolOptions: protocol},
 		}
-		cla := loadAssignment(name, v)
+		cla := t.loadAssignment(name, v)
 		if v.TLS {
-			e.tls(c, cla, v, t.o.CABundle)
+			t.tls(&e, c, cla, v)
 		}
 		allIP := true
 		for _, ep := range v.Endpoints {
@@ -94,7 +94,7 @@ func (t *Translator) ServerClusters(s *ir.Server) ([]*clusterv3.Cluster, []*endp
 
 // loadAssignment lists a version's endpoints in one locality. Each endpoint carries the Host header value the
 // route's auto_host_rewrite sends (host, plus the port when it is not the scheme's default).
-func loadAssignment(cluster string, v *ir.Version) *endpointv3.ClusterLoadAssignment {
+func (t *Translator) loadAssignment(cluster string, v *ir.Version) *endpointv3.ClusterLoadAssignment {
 	lbs := make([]*endpointv3.LbEndpoint, 0, len(v.Endpoints))
 	for _, ep := range v.Endpoints {
 		lbs = append(lbs, &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
@@ -105,7 +105,7 @@ func loadAssignment(cluster string, v *ir.Version) *endpointv3.ClusterLoadAssign
 	return &endpointv3.ClusterLoadAssignment{
 		ClusterName: cluster,
 		// A locality message is required by gRPC's xDS client and harmless to Envoy.
-		Endpoints: []*endpointv3.LocalityLbEndpoints{{Locality: &corev3.Locality{}, LbEndpoints: lbs}},
+		Endpoints: []*endpointv3.LocalityLbEndpoints{{Locality: t.shared.locality, LbEndpoints: lbs}},
 	}
 }
 
@@ -147,11 +147,11 @@ const tlsMatchKey = "mcpgw_host"
 // cluster has one TLS context; with several, each endpoint carries its host in metadata and a transport socket
 // match gives it a context for that host. The cluster's default socket is TLS too, so no endpoint ever falls
 // back to plaintext.
-func (e *encoder) tls(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, v *ir.Version, caBundle string) {
+func (t *Translator) tls(e *encoder, c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignment, v *ir.Version) {
 	socket := func(ep ir.Endpoint) *corev3.TransportSocket {
 		return &corev3.TransportSocket{
 			Name:       transportSocketTLS,
-			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: e.any(upstreamTLS(ep, v.HTTP2, caBundle))},
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: e.any(t.upstreamTLS(ep, v.HTTP2))},
 		}
 	}
 	c.TransportSocket = socket(v.Endpoints[0])
@@ -182,7 +182,7 @@ func (e *encoder) tls(c *clusterv3.Cluster, cla *endpointv3.ClusterLoadAssignmen
 
 // upstreamTLS verifies an upstream against the CA bundle and its name: SNI and a DNS SAN for a host name, an IP
 // SAN (and no SNI, which RFC 6066 forbids for addresses) for an IP. ALPN states the protocol the cluster speaks.
-func upstreamTLS(ep ir.Endpoint, http2 bool, caBundle string) *tlsv3.UpstreamTlsContext {
+func (t *Translator) upstreamTLS(ep ir.Endpoint, http2 bool) *tlsv3.UpstreamTlsContext {
 	san := &tlsv3.SubjectAltNameMatcher{
 		SanType: tlsv3.SubjectAltNameMatcher_DNS,
 		Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: ep.Host}},
@@ -190,15 +190,15 @@ func upstreamTLS(ep ir.Endpoint, http2 bool, caBundle string) *tlsv3.UpstreamTls
 	if ep.IP {
 		san.SanType = tlsv3.SubjectAltNameMatcher_IP_ADDRESS
 	}
-	alpn := []string{"http/1.1"}
+	alpn := t.shared.alpnH1
 	if http2 {
-		alpn = []string{"h2"}
+		alpn = t.shared.alpnH2
 	}
 	ctx := &tlsv3.UpstreamTlsContext{
 		CommonTlsContext: &tlsv3.CommonTlsContext{
 			AlpnProtocols: alpn,
 			ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
-				TrustedCa:                 &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: caBundle}},
+				TrustedCa:                 t.shared.trustedCA,
 				MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{san},
 			}},
 		},

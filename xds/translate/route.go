@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -56,7 +55,7 @@ func (t *Translator) ServerRoutes(s *ir.Server) ([]*routev3.Route, error) {
 	path := ServerPath(s.Name)
 	name := "mcp:" + s.Name
 	if s.Blocked != ir.BlockNone {
-		r := e.direct(name, pathMatch(path), blocked(s.Blocked.Message()), e.checkSettings(KindServer, s.Name, ""))
+		r := t.direct(name, pathMatch(path), blocked(s.Blocked.Message()), e.checkSettings(KindServer, s.Name, ""))
 		return []*routev3.Route{r}, e.wrap(s.Name)
 	}
 	routes := make([]*routev3.Route, 0, len(s.Versions)+1)
@@ -66,7 +65,7 @@ func (t *Translator) ServerRoutes(s *ir.Server) ([]*routev3.Route, error) {
 		m.Headers = []*routev3.HeaderMatcher{exactHeader(HeaderServerVersion, v.Version)}
 		rname := name + "@" + v.Version
 		if v.Retired {
-			routes = append(routes, e.direct(rname, m,
+			routes = append(routes, t.direct(rname, m,
 				retired(fmt.Sprintf("version %s of MCP server %s is retired", v.Version, s.Name)),
 				e.checkSettings(KindServer, s.Name, v.Version)))
 			continue
@@ -78,7 +77,7 @@ func (t *Translator) ServerRoutes(s *ir.Server) ([]*routev3.Route, error) {
 			// and per-filter config keeps the two identical by construction.
 			defaultRoute = &routev3.Route{
 				Name:                   name,
-				Match:                  &routev3.RouteMatch{PathSpecifier: m.PathSpecifier, Headers: []*routev3.HeaderMatcher{absentHeader(HeaderServerVersion)}},
+				Match:                  &routev3.RouteMatch{PathSpecifier: m.PathSpecifier, Headers: t.shared.versionAbsent},
 				Action:                 r.Action,
 				TypedPerFilterConfig:   r.TypedPerFilterConfig,
 				ResponseHeadersToAdd:   r.ResponseHeadersToAdd,
@@ -88,8 +87,8 @@ func (t *Translator) ServerRoutes(s *ir.Server) ([]*routev3.Route, error) {
 	}
 	if defaultRoute == nil {
 		m := pathMatch(path)
-		m.Headers = []*routev3.HeaderMatcher{absentHeader(HeaderServerVersion)}
-		defaultRoute = e.direct(name, m, retired(fmt.Sprintf("every version of MCP server %s is retired", s.Name)),
+		m.Headers = t.shared.versionAbsent
+		defaultRoute = t.direct(name, m, retired(fmt.Sprintf("every version of MCP server %s is retired", s.Name)),
 			e.checkSettings(KindServer, s.Name, ""))
 	}
 	return append(routes, defaultRoute), e.wrap(s.Name)
@@ -100,8 +99,8 @@ func (t *Translator) ServerRoutes(s *ir.Server) ([]*routev3.Route, error) {
 func (t *Translator) upstream(e *encoder, name string, m *routev3.RouteMatch, s *ir.Server, v *ir.Version) *routev3.Route {
 	action := &routev3.RouteAction{
 		ClusterSpecifier:     &routev3.RouteAction_Cluster{Cluster: ClusterName(s.Name, v.Version)},
-		Timeout:              durationpb.New(0),
-		HostRewriteSpecifier: &routev3.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)},
+		Timeout:              t.shared.noTimeout,
+		HostRewriteSpecifier: t.shared.autoHost,
 	}
 	prefix := ServerPath(s.Name)
 	if strings.HasSuffix(v.Path, "/") {
@@ -136,7 +135,7 @@ func (t *Translator) upstream(e *encoder, name string, m *routev3.RouteMatch, s 
 	if !v.ForwardAuthorization && !v.EgressAuth {
 		// The caller's token is for the gateway; passing it on would let the upstream replay it (MCP forbids token
 		// passthrough). With egress auth the authorization service sets the header and strips the caller's.
-		r.RequestHeadersToRemove = []string{"authorization"}
+		r.RequestHeadersToRemove = t.shared.stripAuth
 	}
 	return r
 }
@@ -149,10 +148,10 @@ func (t *Translator) VirtualRoutes(v *ir.VirtualServer) ([]*routev3.Route, error
 	authz := e.checkSettings(KindVirtual, v.Name, "")
 	m := pathMatch(VirtualPath(v.Name))
 	if v.Blocked != ir.BlockNone {
-		return []*routev3.Route{e.direct(name, m, blocked(strings.Replace(v.Blocked.Message(), "MCP server",
+		return []*routev3.Route{t.direct(name, m, blocked(strings.Replace(v.Blocked.Message(), "MCP server",
 			"virtual MCP server", 1)), authz)}, e.wrap(v.Name)
 	}
-	r := registryRoute(name, m, authz)
+	r := t.registryRoute(name, m, authz)
 	if v.Deprecated {
 		r.ResponseHeadersToAdd = t.deprecation
 	}
@@ -187,44 +186,44 @@ func (t *Translator) commonRoutes(e *encoder) []*routev3.Route {
 				Status: unknown.status,
 				Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: unknown.body()}},
 			}},
-			ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
+			ResponseHeadersToAdd: t.shared.jsonContent,
 			TypedPerFilterConfig: map[string]*anypb.Any{filterExtAuthz: off[filterExtAuthz]},
 		},
-		registryRoute("registry-tools", pathMatch(PathRegistryTools),
+		t.registryRoute("registry-tools", pathMatch(PathRegistryTools),
 			e.checkSettings(KindRegistryTools, RegistryToolsServer, "")),
 		{
 			Name:                 "registry-api",
 			Match:                &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: PathAPI}},
-			Action:               registryAction(),
+			Action:               t.registryAction(),
 			TypedPerFilterConfig: off,
 		},
 		{
 			Name:                 "registry-well-known",
 			Match:                &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: PathWellKnown}},
-			Action:               registryAction(),
+			Action:               t.registryAction(),
 			TypedPerFilterConfig: off,
 		},
 	}
 }
 
-func registryRoute(name string, m *routev3.RouteMatch, authz *anypb.Any) *routev3.Route {
+func (t *Translator) registryRoute(name string, m *routev3.RouteMatch, authz *anypb.Any) *routev3.Route {
 	return &routev3.Route{
 		Name:                 name,
 		Match:                m,
-		Action:               registryAction(),
+		Action:               t.registryAction(),
 		TypedPerFilterConfig: map[string]*anypb.Any{filterExtAuthz: authz},
 	}
 }
 
-func registryAction() *routev3.Route_Route {
+func (t *Translator) registryAction() *routev3.Route_Route {
 	return &routev3.Route_Route{Route: &routev3.RouteAction{
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: RegistryCluster},
-		Timeout:          durationpb.New(0),
+		Timeout:          t.shared.noTimeout,
 	}}
 }
 
 // direct is a route the gateway answers itself with a JSON-RPC error.
-func (e *encoder) direct(name string, m *routev3.RouteMatch, a directAnswer, authz *anypb.Any) *routev3.Route {
+func (t *Translator) direct(name string, m *routev3.RouteMatch, a directAnswer, authz *anypb.Any) *routev3.Route {
 	return &routev3.Route{
 		Name:  name,
 		Match: m,
@@ -232,7 +231,7 @@ func (e *encoder) direct(name string, m *routev3.RouteMatch, a directAnswer, aut
 			Status: a.status,
 			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: a.body()}},
 		}},
-		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header("content-type", "application/json")},
+		ResponseHeadersToAdd: t.shared.jsonContent,
 		TypedPerFilterConfig: map[string]*anypb.Any{filterExtAuthz: authz},
 	}
 }

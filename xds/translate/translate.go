@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -29,6 +31,21 @@ type Translator struct {
 	circuitBreakers *clusterv3.CircuitBreakers
 	stickySession   *anypb.Any
 	deprecation     []*corev3.HeaderValueOption
+	shared          shared
+}
+
+// shared holds the immutable sub-messages that would otherwise be allocated again for every route and cluster
+// of a 10k-server catalog. Sharing a message between resources is safe because nothing mutates them.
+type shared struct {
+	noTimeout      *durationpb.Duration
+	autoHost       *routev3.RouteAction_AutoHostRewrite
+	versionAbsent  []*routev3.HeaderMatcher
+	jsonContent    []*corev3.HeaderValueOption
+	stripAuth      []string
+	connectTimeout *durationpb.Duration
+	locality       *corev3.Locality
+	trustedCA      *corev3.DataSource
+	alpnH1, alpnH2 []string
 }
 
 // New validates the options and prepares a Translator.
@@ -37,7 +54,19 @@ func New(o Options) (*Translator, error) {
 		return nil, err
 	}
 	t := &Translator{o: o, circuitBreakers: circuitBreakers(o.CircuitBreakers),
-		deprecation: []*corev3.HeaderValueOption{header(HeaderDeprecation, deprecationValue)}}
+		deprecation: []*corev3.HeaderValueOption{header(HeaderDeprecation, deprecationValue)},
+		shared: shared{
+			noTimeout:      durationpb.New(0),
+			autoHost:       &routev3.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)},
+			versionAbsent:  []*routev3.HeaderMatcher{absentHeader(HeaderServerVersion)},
+			jsonContent:    []*corev3.HeaderValueOption{header("content-type", "application/json")},
+			stripAuth:      []string{"authorization"},
+			connectTimeout: duration(o.ConnectTimeout),
+			locality:       &corev3.Locality{},
+			trustedCA:      &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: o.CABundle}},
+			alpnH1:         []string{"http/1.1"},
+			alpnH2:         []string{"h2"},
+		}}
 	var e encoder
 	t.http1 = e.any(upstreamProtocol(false))
 	t.http2 = e.any(upstreamProtocol(true))
