@@ -145,6 +145,8 @@ func TestBadInput(t *testing.T) {
 		{"env value instead of name", "POST", servers, withVersion(valid, "transport", "stdio", "url", nil,
 			"launch", obj{"command": "npx", "env": arr{"TOKEN=abc"}}), nil, 422, "validation-failed", "versions[0].launch.env[0]"},
 		{"literal secret", "POST", servers, withVersion(valid, "egress_auth", obj{"type": "bearer", "secret_ref": "sk-live-0123456789"}), nil, 422, "validation-failed", "versions[0].egress_auth.secret_ref"},
+		{"header auth without a header", "POST", servers, withVersion(valid, "egress_auth", obj{"type": "header", "secret_ref": "env:TOKEN"}), nil, 422, "validation-failed", "versions[0].egress_auth.header"},
+		{"client credentials without a token URL", "POST", servers, withVersion(valid, "egress_auth", obj{"type": "oauth2-client-credentials", "client_id": "gw", "secret_ref": "env:TOKEN"}), nil, 422, "validation-failed", "versions[0].egress_auth.token_url"},
 		{"unknown egress auth type", "POST", servers, withVersion(valid, "egress_auth", obj{"type": "basic", "secret_ref": "env:TOKEN"}), nil, 422, "validation-failed", "versions[0].egress_auth.type"},
 		{"duplicate tool names", "POST", servers, withVersion(valid, "tools", dupTools), nil, 422, "validation-failed", "versions[0].tools[1].name"},
 		{"tool schema not an object", "POST", servers, withVersion(valid, "tools", arr{obj{"name": "t", "inputSchema": arr{}}}), nil, 422, "validation-failed", "versions[0].tools[0].inputSchema"},

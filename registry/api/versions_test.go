@@ -148,10 +148,13 @@ func TestSecretsNeverEchoed(t *testing.T) {
 			obj{"version": "1.0.0", "url": "http://127.0.0.1:9/mcp", "egress_auth": obj{"type": "bearer"}}).want(t, http.StatusOK),
 		e.do(t, http.MethodPost, "/api/v1/servers/ns/x/versions", obj{"version": "2.0.0", "url": "http://127.0.0.1:9/v2",
 			"egress_auth": obj{"type": "bearer", "secret_ref": "env:PAY_TOKEN"}}).want(t, http.StatusCreated),
+		e.do(t, http.MethodPost, "/api/v1/servers/ns/x/versions", obj{"version": "3.0.0", "url": "https://pay.example.com/mcp",
+			"egress_auth": obj{"type": "oauth2-client-credentials", "token_url": "https://idp.example.com/token",
+				"client_id": "mcpgw", "scopes": arr{"pay.read"}, "secret_ref": "k8s:mcp/pay-client#secret"}}).want(t, http.StatusCreated),
 	)
 	for i, r := range responses {
 		if bytes.Contains(r.Body, []byte("secret_ref")) || bytes.Contains(r.Body, []byte("vault:")) ||
-			bytes.Contains(r.Body, []byte("PAY_TOKEN")) {
+			bytes.Contains(r.Body, []byte("PAY_TOKEN")) || bytes.Contains(r.Body, []byte("k8s:")) {
 			t.Errorf("response %d echoes the secret: %s", i, r.Body)
 		}
 		if !bytes.Contains(r.Body, []byte(`"has_secret":true`)) {
