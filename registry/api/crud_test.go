@@ -83,32 +83,30 @@ func TestCRUDRoundTrips(t *testing.T) {
 				t.Fatalf("duplicate: problem %q", p.Type)
 			}
 
+			// advanced checks a successful write: a higher rev, the ETag naming it, and the change made.
+			advanced := func(what string, r reply, prev int64, want string) (obj, int64) {
+				t.Helper()
+				o := r.want(t, http.StatusOK).object(t)
+				n := rev(t, o)
+				if n <= prev || r.Header.Get("ETag") != etag(n) {
+					t.Fatalf("%s: rev %d after %d, ETag %q", what, n, prev, r.Header.Get("ETag"))
+				}
+				if got := c.probe(o); got != want {
+					t.Fatalf("after %s: %q, want %q", what, got, want)
+				}
+				return o, n
+			}
+
 			e.do(t, http.MethodPut, c.location, c.put, header("If-Match", etag(r1+1000))).want(t, http.StatusPreconditionFailed)
-			put := e.do(t, http.MethodPut, c.location, c.put, header("If-Match", etag(r1))).want(t, http.StatusOK)
-			putObj := put.object(t)
-			r2 := rev(t, putObj)
-			if r2 <= r1 || put.Header.Get("ETag") != etag(r2) {
-				t.Fatalf("PUT: rev %d after %d, ETag %q", r2, r1, put.Header.Get("ETag"))
-			}
-			if got := c.probe(putObj); got != c.wantPut {
-				t.Fatalf("after PUT: %q, want %q", got, c.wantPut)
-			}
+			putObj, r2 := advanced("PUT", e.do(t, http.MethodPut, c.location, c.put, header("If-Match", etag(r1))), r1, c.wantPut)
 			if putObj["created_at"] != created["created_at"] || putObj["created_by"] != "alice" || putObj["updated_by"] != "alice" {
 				t.Fatalf("PUT changed the creation metadata or did not record the writer: %v", putObj)
 			}
 
 			e.do(t, http.MethodPatch, c.location, c.patch, header("Content-Type", "application/merge-patch+json"),
 				header("If-Match", etag(r1))).want(t, http.StatusPreconditionFailed)
-			patched := e.do(t, http.MethodPatch, c.location, c.patch, header("Content-Type", "application/merge-patch+json"),
-				header("If-Match", etag(r2))).want(t, http.StatusOK)
-			patchedObj := patched.object(t)
-			r3 := rev(t, patchedObj)
-			if r3 <= r2 || patched.Header.Get("ETag") != etag(r3) {
-				t.Fatalf("PATCH: rev %d after %d, ETag %q", r3, r2, patched.Header.Get("ETag"))
-			}
-			if got := c.probe(patchedObj); got != c.wantPatch {
-				t.Fatalf("after PATCH: %q, want %q", got, c.wantPatch)
-			}
+			patchedObj, r3 := advanced("PATCH", e.do(t, http.MethodPatch, c.location, c.patch,
+				header("Content-Type", "application/merge-patch+json"), header("If-Match", etag(r2))), r2, c.wantPatch)
 
 			var list struct {
 				Items []obj `json:"items"`
