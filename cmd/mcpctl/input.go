@@ -339,6 +339,22 @@ func writeFloat(w *bytes.Buffer, n *yaml.Node, f float64) error {
 }
 
 func writeJSONString(w *bytes.Buffer, s string) {
+	if plain(s) {
+		w.WriteByte('"')
+		w.WriteString(s)
+		w.WriteByte('"')
+		return
+	}
 	b, _ := json.Marshal(s) // a string always encodes
 	w.Write(b)
+}
+
+// plain reports whether s needs no escaping in JSON: printable ASCII without quotes or backslashes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -209,5 +210,25 @@ func TestYAMLOutputQuotesAmbiguousStrings(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "d: |\n") {
 		t.Fatalf("a multi-line string is not a literal block:\n%s", out.String())
+	}
+}
+
+// BenchmarkReadDocuments reads a file of 500 servers with 10 tools each, as a catalog import would.
+func BenchmarkReadDocuments(b *testing.B) {
+	var sb strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&sb, "- name: team-%d/server-%d\n  description: Server %d\n  tags: [a, b]\n  versions:\n", i%20, i, i)
+		sb.WriteString("    - version: 1.0.0\n      url: https://s.example.com/mcp\n      tools:\n")
+		for j := range 10 {
+			fmt.Fprintf(&sb, "        - {name: tool_%d, description: Does thing %d, inputSchema: {type: object}}\n", j, j)
+		}
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		docs, err := readDocuments("s.yaml", data)
+		if err != nil || len(docs) != 500 {
+			b.Fatalf("%d documents, %v", len(docs), err)
+		}
 	}
 }
