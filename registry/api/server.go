@@ -112,7 +112,9 @@ func New(opts Options) (*Server, error) {
 	g.ContextWithFallback = true
 	g.Use(s.recover, s.accessLog)
 	g.NoRoute(func(c *gin.Context) { writeProblem(c, probNotFound.with("no such endpoint")) })
-	g.NoMethod(func(c *gin.Context) { writeProblem(c, probMethod.with("the endpoint does not support "+c.Request.Method)) })
+	g.NoMethod(func(c *gin.Context) {
+		writeProblem(c, probMethod.with("the endpoint does not support "+c.Request.Method))
+	})
 	s.gin = g
 	s.routes()
 	return s, nil

@@ -44,7 +44,7 @@ type Options struct {
 	// MaxBatch bounds how many records one read asks for. Default 1000.
 	MaxBatch int64
 	// Wake, when set, delivers a signal whenever the store reports new changes (a change stream).
-	Wake <-chan struct{}
+	Wake   <-chan struct{}
 	Logger *slog.Logger
 }
 

@@ -46,8 +46,8 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 		lc.TCP = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  lc,
-		Handler:   "sqlite",
+		Listener: lc,
+		Handler:  "sqlite",
 		// WAL with synchronous=NORMAL: a committed write survives a crash of the process (kill -9); only a
 		// power loss may lose the last commits. FULL would fsync every write.
 		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(normal)",
