@@ -20,9 +20,9 @@ import (
 
 	"github.com/mcpgw/mcpgw/authz/audit"
 	"github.com/mcpgw/mcpgw/authz/extauthz"
-	"github.com/mcpgw/mcpgw/authz/resource"
 	"github.com/mcpgw/mcpgw/authz/identity"
 	"github.com/mcpgw/mcpgw/authz/policy"
+	"github.com/mcpgw/mcpgw/authz/resource"
 	"github.com/mcpgw/mcpgw/registry/access"
 	"github.com/mcpgw/mcpgw/registry/api"
 	"github.com/mcpgw/mcpgw/registry/feed"

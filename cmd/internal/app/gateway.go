@@ -54,7 +54,9 @@ func routeLookup(cat *view.Catalog) extauthz.CatalogFunc {
 	}
 }
 
-func routable(s catalog.Status) bool { return s == catalog.StatusEnabled || s == catalog.StatusDeprecated }
+func routable(s catalog.Status) bool {
+	return s == catalog.StatusEnabled || s == catalog.StatusDeprecated
+}
 
 // resourceLookup tells the RFC 9728 handler which protected resources exist.
 func resourceLookup(cat *view.Catalog) resource.Lookup {
@@ -159,4 +161,3 @@ func (a *App) buildAuthz() error {
 	})
 	return nil
 }
-
