@@ -51,6 +51,15 @@ func (k kind[T]) label(obj T) string {
 	return k.address(obj)
 }
 
+// open connects to the registry and returns the collection the kind's flags address.
+func (k kind[T]) open(c *cli, f *kindFlags) (*client.Collection[T], error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	return k.collection(cl, f)
+}
+
 func (k kind[T]) docCollection(c *client.Client, f *kindFlags, obj T) (*client.Collection[T], error) {
 	if k.forDoc != nil {
 		return k.forDoc(c, f, obj)
@@ -100,11 +109,7 @@ func (k kind[T]) listCmd(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("--limit must not be negative")
 		}
 		opts.Status = catalog.Status(status)
-		cl, err := c.client()
-		if err != nil {
-			return err
-		}
-		col, err := k.collection(cl, f)
+		col, err := k.open(c, f)
 		if err != nil {
 			return err
 		}
@@ -146,11 +151,7 @@ func (k kind[T]) getCmd(fs *flag.FlagSet) runFunc {
 		if len(args) == 0 {
 			return fmt.Errorf("get needs at least one %s", k.nameArg)
 		}
-		cl, err := c.client()
-		if err != nil {
-			return err
-		}
-		col, err := k.collection(cl, f)
+		col, err := k.open(c, f)
 		if err != nil {
 			return err
 		}
@@ -183,11 +184,7 @@ func (k kind[T]) deleteCmd(fs *flag.FlagSet) runFunc {
 		if *rev != 0 && len(args) > 1 {
 			return fmt.Errorf("--rev applies to one object; name only one")
 		}
-		cl, err := c.client()
-		if err != nil {
-			return err
-		}
-		col, err := k.collection(cl, f)
+		col, err := k.open(c, f)
 		if err != nil {
 			return err
 		}
