@@ -92,7 +92,7 @@ func newBedrockRemote(client invoker, cfg Config) *remote {
 		}
 		return out, nil
 	}
-	return newRemote(cfg, send, nil)
+	return newRemote(cfg, send)
 }
 
 // bedrockError turns an SDK HTTP failure into a *StatusError (throttling is

@@ -34,5 +34,5 @@ func newOllama(cfg Config) *remote {
 		}
 		return resp.Embeddings, nil
 	}
-	return newRemote(cfg, send, nil)
+	return newRemote(cfg, send)
 }

@@ -46,7 +46,7 @@ func newOpenAI(cfg Config) *remote {
 		}
 		return decodeOpenAI(raw, len(texts))
 	}
-	return newRemote(cfg, send, nil)
+	return newRemote(cfg, send)
 }
 
 // decodeOpenAI parses an embeddings answer for n inputs and puts each vector

@@ -18,7 +18,7 @@ import (
 
 // batchFunc sends one batch upstream and returns its vectors in batch order.
 // It returns a *StatusError for HTTP failures so the caller can decide on a
-// retry; any other error is retried only if retryable says so.
+// retry; transport errors (net.Error) and per-call timeouts are retried too.
 type batchFunc func(ctx context.Context, texts []string) ([][]float32, error)
 
 // remote is the provider-independent part of a network embedder: prefixes,
@@ -27,15 +27,12 @@ type batchFunc func(ctx context.Context, texts []string) ([][]float32, error)
 type remote struct {
 	cfg  Config
 	send batchFunc
-	// retryable classifies errors that are not *StatusError (bedrock's SDK
-	// errors, transport errors).
-	retryable func(error) bool
-	dim       atomic.Int64 // learnt or configured dimension; 0 until known
-	log       *slog.Logger
+	dim  atomic.Int64 // learnt or configured dimension; 0 until known
+	log  *slog.Logger
 }
 
-func newRemote(cfg Config, send batchFunc, retryable func(error) bool) *remote {
-	r := &remote{cfg: cfg, send: send, retryable: retryable, log: cfg.Logger}
+func newRemote(cfg Config, send batchFunc) *remote {
+	r := &remote{cfg: cfg, send: send, log: cfg.Logger}
 	r.dim.Store(int64(cfg.Dimensions))
 	return r
 }
@@ -182,10 +179,7 @@ func (r *remote) isRetryable(err error) bool {
 		return true // the per-call timeout fired; the parent ctx is checked by the caller
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	return r.retryable != nil && r.retryable(err)
+	return errors.As(err, &ne)
 }
 
 // backoff is full jitter: uniform in [0, base·2^attempt), capped.

@@ -216,3 +216,44 @@ func TestEmbedStopsOnCanceledContext(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestPerCallTimeoutAndTransportErrorsAreRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // lets the server notice the client going away
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch n {
+		case 1: // hang until the client's per-call timeout gives up
+			<-r.Context().Done()
+			return
+		case 2: // drop the connection without an answer
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"embeddings": [][]float32{vecFor("slow", 3)}})
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, ProviderOllama, srv.URL)
+	cfg.Timeout = 200 * time.Millisecond
+	got, err := mustNew(t, cfg).Embed(t.Context(), []string{"slow"}, KindDocument)
+	// Invariant: a call cut by the per-call timeout and a dropped connection
+	// are both retried, and a later attempt's answer is returned (a slow
+	// machine may need one more attempt, never fewer).
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertVectors(t, got, []string{"slow"}, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls < 3 {
+		t.Errorf("%d calls, want at least 3", calls)
+	}
+}
