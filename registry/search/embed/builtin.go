@@ -23,10 +23,23 @@ const builtinDim = 256
 // builtinModelName prefixes the table digest in ModelInfo.Model.
 const builtinModelName = "static-uselite"
 
-// loadBuiltin parses the embedded table once per process: the vocabulary map
-// is the only sizeable allocation, and every Builtin shares it. The table is
-// immutable, so sharing it through this package-level value is safe.
-var loadBuiltin = sync.OnceValues(parseBuiltinTable)
+// loadBuiltin parses the embedded table and hashes it once per process: the
+// vocabulary map is the only sizeable allocation, and every Builtin shares
+// it. The table is immutable, so sharing it through this package-level value
+// is safe.
+var loadBuiltin = sync.OnceValues(func() (*Builtin, error) {
+	m, err := parseBuiltinTable()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(builtinTable)
+	return &Builtin{model: m, info: ModelInfo{
+		Provider:   ProviderBuiltin,
+		Model:      builtinModelName + "@" + hex.EncodeToString(sum[:6]),
+		Dim:        m.Dim(),
+		Normalized: true,
+	}}, nil
+})
 
 func parseBuiltinTable() (*static.Model, error) {
 	return static.Parse(builtinTable)
@@ -44,20 +57,13 @@ type Builtin struct {
 
 var _ Embedder = (*Builtin)(nil)
 
-// NewBuiltin returns the builtin embedder.
+// NewBuiltin returns the builtin embedder. All calls share one parsed table.
 func NewBuiltin() (*Builtin, error) {
-	m, err := loadBuiltin()
+	b, err := loadBuiltin()
 	if err != nil {
 		return nil, fmt.Errorf("load builtin embedder: %w", err)
 	}
-	sum := sha256.Sum256(builtinTable)
-	return &Builtin{model: m, info: ModelInfo{
-		Provider:   ProviderBuiltin,
-		Model:      builtinModelName + "@" + hex.EncodeToString(sum[:6]),
-		Dim:        m.Dim(),
-		Normalized: true,
-		MaxBatch:   0,
-	}}, nil
+	return b, nil
 }
 
 // Info implements Embedder. Model carries the first 12 hex digits of the
