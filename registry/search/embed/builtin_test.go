@@ -83,14 +83,16 @@ func TestBuiltinGoldenVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Invariant: the builtin model is deterministic: the same table gives the
-	// same vectors, bit for bit up to JSON float formatting.
+	// same vectors. The tolerance only absorbs float32 rounding differences
+	// (fused multiply-add on some architectures), far below any change a
+	// different table or pooling would make.
 	if want.Model != got.Model {
 		t.Fatalf("golden file is for %s, table is %s (run go test -update after retraining)", want.Model, got.Model)
 	}
 	for text, w := range want.Vectors {
 		g := got.Vectors[text]
 		for j := range w {
-			if math.Abs(float64(g[j]-w[j])) > 1e-7 {
+			if math.Abs(float64(g[j]-w[j])) > 1e-5 {
 				t.Errorf("%q[%d] = %v, want %v", text, j, g[j], w[j])
 			}
 		}
