@@ -58,6 +58,8 @@ type state struct {
 	manage     rego.PreparedEvalQuery
 	scopes     rego.PreparedEvalQuery
 	why        rego.PreparedEvalQuery
+	// memo caches decisions when the policy allows it (nil otherwise); see memo.go.
+	memo *memo
 }
 
 // New loads and compiles the policy (the embedded default overlaid with
@@ -126,6 +128,9 @@ func (e *Engine) publish(ctx context.Context, p *compiledPolicy, data ast.Object
 		return pq, nil
 	}
 	next := &state{policy: p, data: data}
+	if p.memoizable {
+		next.memo = &memo{}
+	}
 	var err error
 	for q, dst := range map[string]*rego.PreparedEvalQuery{
 		queryDecision: &next.decision,
@@ -232,16 +237,35 @@ func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, entry stri
 // not decide (ErrInvalidInput for a malformed Input, otherwise an engine
 // failure the caller must fail closed on).
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
+	st := e.state.Load()
+	var key string
+	if st.memo != nil {
+		key = memoKey(in)
+		if d, ok := st.memo.get(key); ok {
+			return d, nil
+		}
+	}
 	v, err := in.value()
 	if err != nil {
 		return Decision{}, err
 	}
-	res, err := e.eval(ctx, e.state.Load().decision, "decision", v)
+	res, err := e.eval(ctx, st.decision, "decision", v)
 	if err != nil {
 		return Decision{}, err
 	}
-	return decodeDecision(res, "decision")
+	d, err := decodeDecision(res, "decision")
+	if err != nil {
+		return Decision{}, err
+	}
+	if st.memo != nil {
+		st.memo.put(key, d)
+	}
+	return d, nil
 }
+
+// Memoized reports whether the loaded policy's decisions are cached (it reads neither the call's arguments nor
+// non-deterministic builtins).
+func (e *Engine) Memoized() bool { return e.state.Load().memo != nil }
 
 // EffectiveScopes returns the caller's mcpgw scopes, sorted: those of
 // matching group and client mappings, token scopes naming a defined scope,

@@ -35,6 +35,8 @@ type compiledPolicy struct {
 	// digest identifies the sources, so an unchanged directory is not
 	// recompiled.
 	digest [sha256.Size]byte
+	// memoizable: decisions depend only on principal, target, method and name (memo.go).
+	memoizable bool
 }
 
 // readSources returns the embedded default modules overlaid with the
@@ -123,8 +125,9 @@ func compile(srcs map[string][]byte) (*compiledPolicy, error) {
 		}
 	}
 	return &compiledPolicy{
-		compiler: c,
-		files:    slices.Sorted(maps.Keys(srcs)),
-		digest:   digest(srcs),
+		compiler:   c,
+		files:      slices.Sorted(maps.Keys(srcs)),
+		digest:     digest(srcs),
+		memoizable: memoizable(c),
 	}, nil
 }
