@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -114,7 +115,7 @@ func (c *cli) runLeaf(ctx context.Context, cmd *command, args []string) error {
 	c.globalFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			c.usage(c.stdout, cmd, fs)
 			return err
 		}
@@ -136,7 +137,7 @@ func newFlagSet(name string) *flag.FlagSet {
 }
 
 func (c *cli) flagError(cmd *command, err error) error {
-	if err == flag.ErrHelp {
+	if errors.Is(err, flag.ErrHelp) {
 		c.usage(c.stdout, cmd, nil)
 		return err
 	}

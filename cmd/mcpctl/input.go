@@ -55,8 +55,7 @@ type document struct {
 
 // readFile reads the documents of path, or of stdin for "-".
 func (c *cli) readFile(path string) ([]document, error) {
-	var r io.Reader = c.stdin
-	source := "stdin"
+	r, source := c.stdin, "stdin"
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -154,7 +153,7 @@ func readYAML(source string, data []byte) ([]document, error) {
 			return nil, &inputError{Source: source, Doc: doc, Reason: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		}
 		// An empty document (comments only, or nothing between two ---) holds a null; it is skipped.
-		if len(n.Content) > 0 && !(n.Content[0].Kind == yaml.ScalarNode && n.Content[0].ShortTag() == "!!null") {
+		if len(n.Content) > 0 && (n.Content[0].Kind != yaml.ScalarNode || n.Content[0].ShortTag() != "!!null") {
 			nodes = append(nodes, numbered{n.Content[0], doc})
 		}
 	}

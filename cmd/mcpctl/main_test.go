@@ -181,7 +181,7 @@ name: acme/ok
 versions: [{version: 1.0.0, url: "https://ok.example.com/mcp"}]
 ---
 name: acme/typo
-descripton: misspelt
+summary: not a field
 versions: [{version: 1.0.0, url: "https://typo.example.com/mcp"}]
 `)
 	out, errOut, err = e.mcpctl("servers", "register", "-f", file)
@@ -189,7 +189,7 @@ versions: [{version: 1.0.0, url: "https://typo.example.com/mcp"}]
 		t.Fatalf("err %v, stdout %q", err, out)
 	}
 	want2 := "error: " + file + ": document 2 (server acme/typo): Validation failed (422): the request body breaks the rules for this resource; see errors\n" +
-		"  descripton: is not a known field\n" +
+		"  summary: is not a known field\n" +
 		"error: 1 of 2 documents failed\n"
 	if errOut != want2 {
 		t.Fatalf("stderr:\n%s\nwant:\n%s", errOut, want2)

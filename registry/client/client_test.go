@@ -396,7 +396,7 @@ func TestErrors(t *testing.T) {
 			}
 			var ve *catalog.ValidationError
 			if errors.As(err, &ve) != (len(tt.fields) > 0) {
-				t.Fatalf("errors.As(*catalog.ValidationError) = %v with %d field errors", !(len(tt.fields) > 0), len(tt.fields))
+				t.Fatalf("errors.As(*catalog.ValidationError) = %v with %d field errors", len(tt.fields) == 0, len(tt.fields))
 			}
 		})
 	}

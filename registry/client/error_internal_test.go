@@ -59,8 +59,8 @@ func TestDecodeError(t *testing.T) {
 			}
 			for _, s := range []error{catalog.ErrNotFound, catalog.ErrConflict, catalog.ErrRevMismatch, catalog.ErrForbidden,
 				catalog.ErrInvalid, catalog.ErrMalformed, catalog.ErrUnavailable, ErrUnauthorized} {
-				if errors.Is(got, s) != (s == tt.is) {
-					t.Fatalf("errors.Is(%v) = %v", s, !(s == tt.is))
+				if want := errors.Is(s, tt.is); errors.Is(got, s) != want {
+					t.Fatalf("errors.Is(%v) = %v", s, !want)
 				}
 			}
 		})
