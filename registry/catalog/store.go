@@ -12,6 +12,9 @@ type Op string
 const (
 	OpPut    Op = "put"
 	OpDelete Op = "delete"
+	// OpNone fills the sequence number of a write that failed after taking it (a duplicate create, a lost
+	// conditional update), so that readers of the feed do not wait on a hole.
+	OpNone Op = "none"
 )
 
 // Change is one record of the change feed. Seq is its place in the global sequence and equals the Rev the write gave

@@ -175,6 +175,9 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 	last := map[ref]catalog.Change{}
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
+		if ch.Op == catalog.OpNone {
+			continue
+		}
 		r := ref{ch.Kind, ch.Key}
 		if _, ok := last[r]; !ok {
 			order = append(order, r)

@@ -194,6 +194,15 @@ func (s *Store) appendChange(ctx context.Context, c catalog.Change) error {
 	return nil
 }
 
+// fillHole records that seq changed nothing. It is best effort: if it fails too, readers wait and then rebuild,
+// which is slower but still correct.
+func (s *Store) fillHole(ctx context.Context, seq int64, kind catalog.Kind, key string) {
+	c := catalog.Change{Seq: seq, Kind: kind, Key: key, Op: catalog.OpNone, At: now()}
+	if err := s.appendChange(context.WithoutCancel(ctx), c); err != nil {
+		s.log.Warn("could not fill a change-feed hole; readers will rebuild", "seq", seq, "err", err)
+	}
+}
+
 // encode renders an object as a document keyed by its key.
 func encode(obj catalog.Object) (bson.D, error) {
 	var buf bytes.Buffer
@@ -242,6 +251,7 @@ func (s *Store) Create(ctx context.Context, obj catalog.Object) (catalog.Change,
 		return catalog.Change{}, err
 	}
 	if _, err := s.db.Collection(string(obj.Kind())).InsertOne(ctx, doc); err != nil {
+		s.fillHole(ctx, seq, obj.Kind(), obj.Key())
 		return catalog.Change{}, fmt.Errorf("create %s %q: %w", obj.Kind(), obj.Key(), wrapErr(err))
 	}
 	c := catalog.Change{Seq: seq, Kind: obj.Kind(), Key: obj.Key(), Op: catalog.OpPut, At: now()}
@@ -268,10 +278,12 @@ func (s *Store) Update(ctx context.Context, obj catalog.Object, ifRev int64) (ca
 	}
 	res, err := s.db.Collection(string(kind)).ReplaceOne(ctx, filter, doc)
 	if err != nil {
+		s.fillHole(ctx, seq, kind, key)
 		return catalog.Change{}, fmt.Errorf("update %s %q: %w", kind, key, wrapErr(err))
 	}
 	if res.MatchedCount == 0 {
-		// Lost a race on a real server: the sequence taken is left as a gap, which readers tolerate.
+		// Lost a race on a real server.
+		s.fillHole(ctx, seq, kind, key)
 		return catalog.Change{}, s.missOrMismatch(ctx, kind, key)
 	}
 	c := catalog.Change{Seq: seq, Kind: kind, Key: key, Op: catalog.OpPut, At: now()}
@@ -292,9 +304,11 @@ func (s *Store) Delete(ctx context.Context, kind catalog.Kind, key string, ifRev
 	}
 	res, err := s.db.Collection(string(kind)).DeleteOne(ctx, filter)
 	if err != nil {
+		s.fillHole(ctx, seq, kind, key)
 		return catalog.Change{}, fmt.Errorf("delete %s %q: %w", kind, key, wrapErr(err))
 	}
 	if res.DeletedCount == 0 {
+		s.fillHole(ctx, seq, kind, key)
 		return catalog.Change{}, s.missOrMismatch(ctx, kind, key)
 	}
 	c := catalog.Change{Seq: seq, Kind: kind, Key: key, Op: catalog.OpDelete, At: now()}

@@ -82,7 +82,8 @@ func TestCRUDAndRevs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ch) != 3 || ch[2].Op != catalog.OpDelete || ch[0].Seq != c1.Seq {
+	// the refused duplicate create left an OpNone record for its sequence number
+	if len(ch) != 4 || ch[1].Op != catalog.OpNone || ch[3].Op != catalog.OpDelete || ch[0].Seq != c1.Seq {
 		t.Fatalf("changes: %+v", ch)
 	}
 }
