@@ -56,7 +56,7 @@ bench: ## benchmarks (long; not part of make test)
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} -fuzzminimizetime 3s $$pkg || exit 1; \
 	  done; \
 	done
 
@@ -66,6 +66,9 @@ gen: ## rewrite golden files
 gen-check: ## fail when golden files are stale
 	$(GO) test ./xds/... -run Golden -update
 	@git diff --exit-code -- '*/testdata/out/*' || { echo "golden files changed: run make gen and commit"; exit 1; }
+
+embedder: ## rebuild the builtin embedding table (Node teacher + Go trainer; ~35 min; needs apt-get update once)
+	registry/search/embed/distill/build.sh
 
 clean:
 	rm -rf $(BIN)
