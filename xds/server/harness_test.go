@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -111,11 +112,13 @@ type harness struct {
 	conn    *grpc.ClientConn
 	reg     *prometheus.Registry
 	logs    func() []string
+	addr    string
 }
 
 type harnessOptions struct {
 	maxFleets int
 	quietLogs bool
+	tcp       bool // serve on 127.0.0.1 (for clients in another process) instead of in memory
 }
 
 func newHarness(t testing.TB, o harnessOptions, objs ...catalog.Object) *harness {
@@ -147,7 +150,17 @@ func newHarness(t testing.TB, o harnessOptions, objs ...catalog.Object) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
+	var lis net.Listener = bufconn.Listen(1 << 20)
+	dial := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return lis.(*bufconn.Listener).DialContext(ctx)
+	})
+	target := "passthrough:///bufconn"
+	if o.tcp {
+		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		dial, target = grpc.EmptyDialOption{}, lis.Addr().String()
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -158,8 +171,7 @@ func newHarness(t testing.TB, o harnessOptions, objs ...catalog.Object) *harness
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+	conn, err := grpc.NewClient(target, dial,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
@@ -170,7 +182,7 @@ func newHarness(t testing.TB, o harnessOptions, objs ...catalog.Object) *harness
 		cancel()
 		wg.Wait()
 	})
-	return &harness{view: v, builder: b, server: srv, conn: conn, reg: reg, logs: logs}
+	return &harness{view: v, builder: b, server: srv, conn: conn, reg: reg, logs: logs, addr: lis.Addr().String()}
 }
 
 func node(id, fleet string) *corev3.Node {
@@ -267,6 +279,7 @@ type delta struct {
 	stream discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient
 	node   *corev3.Node
 	nack   bool
+	light  bool // keep names and versions only, not resource bodies
 
 	mu        sync.Mutex
 	state     map[string]map[string]*discoveryv3.Resource // type → name → resource
@@ -279,13 +292,25 @@ type delta struct {
 
 func (h *harness) delta(t testing.TB, n *corev3.Node, nack bool, types ...string) *delta {
 	t.Helper()
+	return h.newDelta(t, n, nack, false, types...)
+}
+
+// deltaLight is a delta client that keeps only names and versions, so that many in one process measure the
+// server rather than themselves.
+func (h *harness) deltaLight(t testing.TB, n *corev3.Node, types ...string) *delta {
+	t.Helper()
+	return h.newDelta(t, n, false, true, types...)
+}
+
+func (h *harness) newDelta(t testing.TB, n *corev3.Node, nack, light bool, types ...string) *delta {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &delta{t: t, stream: stream, node: n, nack: nack, state: map[string]map[string]*discoveryv3.Resource{},
+	d := &delta{t: t, stream: stream, node: n, nack: nack, light: light, state: map[string]map[string]*discoveryv3.Resource{},
 		changed: make(chan struct{}, 1), done: make(chan struct{})}
 	for i, typ := range types {
 		d.state[typ] = map[string]*discoveryv3.Resource{}
@@ -317,6 +342,9 @@ func (d *delta) recv() {
 		st := d.state[resp.GetTypeUrl()]
 		if !d.nack {
 			for _, r := range resp.GetResources() {
+				if d.light {
+					r = &discoveryv3.Resource{Name: r.GetName(), Version: r.GetVersion()}
+				}
 				st[r.GetName()] = r
 			}
 			for _, name := range resp.GetRemovedResources() {
@@ -353,7 +381,28 @@ func (d *delta) names(typ string) []string {
 // until waits until ok holds for the client's state.
 func (d *delta) until(ok func(d *delta) bool) {
 	d.t.Helper()
-	deadline := time.After(waitFor)
+	d.untilWithin(waitFor, ok)
+}
+
+// has reports whether the client holds the named resource.
+func (d *delta) has(typ, name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.state[typ][name]
+	return ok
+}
+
+// version returns the version of a resource the client holds ("" when it holds none).
+func (d *delta) version(typ, name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state[typ][name].GetVersion()
+}
+
+// untilWithin waits at most within until ok holds for the client's state.
+func (d *delta) untilWithin(within time.Duration, ok func(d *delta) bool) {
+	d.t.Helper()
+	deadline := time.After(within)
 	for !ok(d) {
 		select {
 		case <-d.changed:
@@ -384,3 +433,122 @@ func remote(name string, rev int64, urls ...string) *catalog.Server {
 }
 
 func clusterName(server, version string) string { return translate.ClusterName(server, version) }
+
+// adsClient is a state-of-the-world ADS client on one stream, like Envoy: it subscribes to every type (wildcard),
+// ACKs each response, and keeps per type only the names and the response version, so that many of them in one
+// process measure the server rather than themselves.
+type adsClient struct {
+	stream discoveryv3.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+
+	mu      sync.Mutex
+	names   map[string]map[string]bool
+	bytes   int
+	changed chan struct{}
+	done    chan struct{}
+	err     error
+}
+
+func (h *harness) ads(t testing.TB, n *corev3.Node, types ...string) *adsClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(h.conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &adsClient{stream: stream, names: map[string]map[string]bool{}, changed: make(chan struct{}, 1),
+		done: make(chan struct{})}
+	for _, typ := range types {
+		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: n, TypeUrl: typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go c.recv()
+	return c
+}
+
+func (c *adsClient) recv() {
+	defer close(c.done)
+	for {
+		resp, err := c.stream.Recv()
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			return
+		}
+		names := make(map[string]bool, len(resp.GetResources()))
+		for _, r := range resp.GetResources() {
+			names[anyName(r)] = true
+		}
+		c.mu.Lock()
+		c.names[resp.GetTypeUrl()] = names
+		c.bytes += proto.Size(resp)
+		c.mu.Unlock()
+		if err := c.stream.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(),
+			VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}); err != nil {
+			return
+		}
+		select {
+		case c.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// anyName reads a resource's name without unpacking the whole resource: field 1 of every xDS resource type the
+// fleet receives (Listener, RouteConfiguration, Cluster, ClusterLoadAssignment) is its name.
+func anyName(a *anypb.Any) string {
+	b := a.GetValue()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, _ := protowire.ConsumeBytes(b)
+			return string(v)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return ""
+		}
+		b = b[m:]
+	}
+	return ""
+}
+
+// has reports whether the client holds the named resource of a type.
+func (c *adsClient) has(typ, name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.names[typ][name]
+}
+
+func (c *adsClient) count(typ string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.names[typ])
+}
+
+func (c *adsClient) received() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
+
+// wait blocks until ok holds, the stream ends (fatal) or within passes (fatal).
+func (c *adsClient) wait(t testing.TB, within time.Duration, ok func(*adsClient) bool) {
+	t.Helper()
+	deadline := time.After(within)
+	for !ok(c) {
+		select {
+		case <-c.changed:
+		case <-c.done:
+			t.Fatalf("ADS stream ended: %v", c.err)
+		case <-deadline:
+			t.Fatalf("ADS client never reached the expected state")
+		}
+	}
+}

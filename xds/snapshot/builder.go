@@ -129,11 +129,8 @@ func New(cat Catalog, pub Publisher, tr *translate.Translator, cfg Config, log *
 		}
 	}
 	l := tr.Listener()
-	lh, err := hashOf(l)
+	li, err := newItem(l.Name, l)
 	if err != nil {
-		return nil, fmt.Errorf("create snapshot builder: %w", err)
-	}
-	if err := l.ValidateAll(); err != nil {
 		return nil, fmt.Errorf("create snapshot builder: listener: %w", err)
 	}
 	if err := translate.RouteConfiguration(nil).ValidateAll(); err != nil {
@@ -148,7 +145,7 @@ func New(cat Catalog, pub Publisher, tr *translate.Translator, cfg Config, log *
 		servers:   map[string]*entry{},
 		virtuals:  map[string]*entry{},
 		published: map[string]*fleetState{},
-		listener:  item{name: l.Name, res: l, hash: lh},
+		listener:  li,
 	}
 	m.fleets.Set(1)
 	cat.AddListener(b.onChange)
@@ -283,7 +280,8 @@ func (b *Builder) markBuilt(fleet string) {
 // fleet's first build finishes.
 func (b *Builder) Ready() <-chan struct{} { return b.ready }
 
-// Snapshot returns the last snapshot published for a fleet, or nil.
+// Snapshot returns the last snapshot published for a fleet, or nil. Its resources are the typed Envoy messages;
+// the cache holds the same snapshot with each resource encoded once (see Message).
 func (b *Builder) Snapshot(fleet string) *cachev3.Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()

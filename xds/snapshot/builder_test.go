@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/view"
@@ -288,6 +290,41 @@ func TestVersionMapMatchesGoControlPlane(t *testing.T) {
 		}
 		if diff := cmp.Diff(theirs.VersionMap[typ], ours.VersionMap[typ]); diff != "" {
 			t.Errorf("%s versions (-go-control-plane +builder):\n%s", typ, diff)
+		}
+	}
+}
+
+func TestPublishedResourcesEncodeLikeTheTypedOnes(t *testing.T) {
+	// Invariant: every resource the cache serves encodes to exactly the bytes of the typed Envoy resource it stands
+	// for (so Envoy receives real listeners, routes and clusters), is named like it, and Message returns it.
+	pool := server("acme/pool", 1, "http://10.0.0.1:80/")
+	pool.Versions[0].Endpoints = []string{"http://10.0.0.2:80/"}
+	f := newFixture(t, nil, server("acme/a", 2, "https://a.example.com/mcp"), pool)
+	if err := f.builder.Build(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	served, err := f.cache.GetSnapshot("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := f.builder.Snapshot("default")
+	det := proto.MarshalOptions{Deterministic: true}
+	for _, k := range []types.ResponseType{types.Listener, types.Route, types.Cluster, types.Endpoint} {
+		typeURL, _ := cachev3.GetResponseTypeURL(k)
+		items := served.GetResources(typeURL)
+		if len(items) == 0 {
+			t.Fatalf("no %s served", typeURL)
+		}
+		for name, r := range items {
+			want := typed.Resources[k].Items[name].Resource
+			if snapshot.Message(r) != want || cachev3.GetResourceName(r) != name {
+				t.Errorf("%s %s: Message or name does not lead back to the typed resource", typeURL, name)
+			}
+			a, err1 := det.Marshal(r)
+			b, err2 := det.Marshal(want)
+			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+				t.Errorf("%s %s: served encoding differs from the typed resource's (%v %v)", typeURL, name, err1, err2)
+			}
 		}
 	}
 }

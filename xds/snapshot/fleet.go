@@ -25,7 +25,8 @@ import (
 // (sha256 of the deterministic encoding), so the versions delta clients see match what the cache would compute.
 type item struct {
 	name string
-	res  types.Resource
+	res  types.Resource // the typed resource
+	wire wire           // the same, encoded once, as the cache publishes it
 	hash string
 }
 
@@ -182,32 +183,20 @@ func newItem(name string, r types.Resource) (item, error) {
 			return item{}, fmt.Errorf("validate %s: %w", name, err)
 		}
 	}
-	h, err := hashOf(r)
+	b, err := deterministic.Marshal(r)
 	if err != nil {
-		return item{}, err
+		return item{}, fmt.Errorf("marshal %s: %w", name, err)
 	}
-	return item{name: name, res: r, hash: h}, nil
+	sum := sha256.Sum256(b)
+	return item{name: name, res: r, wire: newWire(name, r, b), hash: hex.EncodeToString(sum[:])}, nil
 }
 
-// marshalBuffers recycles the buffers resources are encoded into for hashing: a cold build encodes every
-// resource of the catalog once, and the bytes are not kept.
+// marshalBuffers recycles the buffers routes are encoded into for hashing: their bytes are not kept (the
+// route configuration they end up in is encoded whole).
 var marshalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // deterministic is the encoding go-control-plane hashes (cachev3.MarshalResource).
 var deterministic = proto.MarshalOptions{Deterministic: true}
-
-// hashOf returns go-control-plane's version of a resource: the hex sha256 of its deterministic encoding.
-func hashOf(r types.Resource) (string, error) {
-	buf := marshalBuffers.Get().(*[]byte)
-	defer marshalBuffers.Put(buf)
-	b, err := deterministic.MarshalAppend((*buf)[:0], r)
-	if err != nil {
-		return "", fmt.Errorf("marshal %s: %w", cachev3.GetResourceName(r), err)
-	}
-	*buf = b
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
-}
 
 // routesHash validates each route and hashes them together.
 func routesHash(routes []*routev3.Route) (string, error) {
@@ -231,9 +220,11 @@ func routesHash(routes []*routev3.Route) (string, error) {
 // Resource types a fleet receives, in ADS order.
 var kinds = [...]types.ResponseType{types.Cluster, types.Endpoint, types.Listener, types.Route}
 
-// fleetState is what was last published to a fleet.
+// fleetState is what was last published to a fleet: the snapshot of typed resources (checked for consistency,
+// returned by Builder.Snapshot) and the same snapshot of wire resources, which the cache serves.
 type fleetState struct {
 	snapshot     *cachev3.Snapshot
+	wired        *cachev3.Snapshot
 	fingerprints map[types.ResponseType]string
 }
 
@@ -278,7 +269,8 @@ func (b *Builder) publish(ctx context.Context, fleet string) (bool, error) {
 	fp[types.Listener].add(b.listener.hash)
 
 	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
-	next := &fleetState{snapshot: snap, fingerprints: map[types.ResponseType]string{}}
+	wired := &cachev3.Snapshot{VersionMap: snap.VersionMap}
+	next := &fleetState{snapshot: snap, wired: wired, fingerprints: map[types.ResponseType]string{}}
 	changed := prev == nil
 	for _, k := range kinds {
 		typeURL, err := cachev3.GetResponseTypeURL(k)
@@ -290,6 +282,7 @@ func (b *Builder) publish(ctx context.Context, fleet string) (bool, error) {
 		if prev != nil && prev.fingerprints[k] == sum {
 			// Unchanged: keep the published resources, version and version map.
 			snap.Resources[k] = prev.snapshot.Resources[k]
+			wired.Resources[k] = prev.wired.Resources[k]
 			snap.VersionMap[typeURL] = prev.snapshot.VersionMap[typeURL]
 			continue
 		}
@@ -305,20 +298,29 @@ func (b *Builder) publish(ctx context.Context, fleet string) (bool, error) {
 		case types.Route:
 			// Every route was validated when its server was translated, and the envelope (name, virtual host,
 			// domains) when the builder was made; PGV has no rule across routes, so the configuration is valid
-			// without validating 10k routes again. Its delta version is the fingerprint of its routes, which
-			// changes exactly when they do, rather than a hash of megabytes re-marshaled on every change.
-			items = []item{{name: translate.RouteConfigName, res: translate.RouteConfiguration(routes), hash: sum}}
+			// without validating 10k routes again. It is encoded once here, for every stream.
+			rc := translate.RouteConfiguration(routes)
+			enc, err := deterministic.Marshal(rc)
+			if err != nil {
+				return false, fmt.Errorf("fleet %s: marshal route configuration: %w", fleet, err)
+			}
+			h := sha256.Sum256(enc)
+			items = []item{{name: translate.RouteConfigName, res: rc, wire: newWire(translate.RouteConfigName, rc, enc),
+				hash: hex.EncodeToString(h[:])}}
 		}
 		res := cachev3.Resources{Version: version, Items: make(map[string]types.ResourceWithTTL, len(items))}
+		wres := cachev3.Resources{Version: version, Items: make(map[string]types.ResourceWithTTL, len(items))}
 		vm := make(map[string]string, len(items))
 		for _, it := range items {
 			if _, dup := res.Items[it.name]; dup {
 				return false, fmt.Errorf("fleet %s: two %s resources named %q", fleet, typeURL, it.name)
 			}
 			res.Items[it.name] = types.ResourceWithTTL{Resource: it.res}
+			wres.Items[it.name] = types.ResourceWithTTL{Resource: it.wire}
 			vm[it.name] = it.hash
 		}
 		snap.Resources[k] = res
+		wired.Resources[k] = wres
 		snap.VersionMap[typeURL] = vm
 	}
 	if !changed {
@@ -327,7 +329,7 @@ func (b *Builder) publish(ctx context.Context, fleet string) (bool, error) {
 	if err := snap.Consistent(); err != nil {
 		return false, fmt.Errorf("fleet %s: snapshot %s is not consistent: %w", fleet, version, err)
 	}
-	if err := b.pub.SetSnapshot(ctx, fleet, snap); err != nil {
+	if err := b.pub.SetSnapshot(ctx, fleet, wired); err != nil {
 		return false, fmt.Errorf("fleet %s: publish snapshot %s: %w", fleet, version, err)
 	}
 	b.published[fleet] = next
