@@ -66,6 +66,8 @@ type Options struct {
 	JWKS []byte
 	// Audit serves /api/v1/audit when set.
 	Audit AuditReader
+	// Search serves /api/v1/search and /api/v1/admin/search/* (501 when nil).
+	Search Searcher
 	// Mounts adds handlers under path prefixes (the MCP endpoints, metrics, further API groups).
 	Mounts []Mount
 	// MaxBody bounds request bodies; default 1 MiB.
@@ -140,6 +142,7 @@ func (s *Server) routes() {
 		s.mountResource(v1, r)
 	}
 	s.mountVersions(v1)
+	s.mountSearch(v1)
 	if s.opts.Audit != nil {
 		v1.GET("/audit", s.listAudit)
 	}
