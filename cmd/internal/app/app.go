@@ -27,6 +27,8 @@ import (
 	"github.com/mcpgw/mcpgw/registry/api"
 	"github.com/mcpgw/mcpgw/registry/feed"
 	"github.com/mcpgw/mcpgw/registry/registrar"
+	"github.com/mcpgw/mcpgw/registry/search"
+	"github.com/mcpgw/mcpgw/registry/search/embed"
 	"github.com/mcpgw/mcpgw/registry/store/mongo"
 	"github.com/mcpgw/mcpgw/registry/view"
 	"github.com/mcpgw/mcpgw/xds"
@@ -77,6 +79,7 @@ type App struct {
 	Dev       *identity.DevIssuer // nil when external issuers are configured
 	Audit     *audit.Batcher
 	Feed      *feed.Tailer
+	Search    *search.Index
 	API       *api.Server
 	Metrics   *prometheus.Registry
 	XDS       *xds.ControlPlane
@@ -126,6 +129,13 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	a.View = view.New(a.Store, log)
 	a.Access = access.New(a.Policy, a.View, access.Options{Logger: log})
 	a.View.AddListener(a.Access.Listener(context.WithoutCancel(ctx)))
+	if parts.Registry {
+		if a.Search, err = buildSearch(a.Metrics, log); err != nil {
+			return nil, err
+		}
+		a.View.AddListener(a.Search.Listener()) // the view's load indexes the whole catalog through it
+		a.runners = append(a.runners, a.Search.Run)
+	}
 	pos, err := a.View.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -174,8 +184,9 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 			Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
 				return a.Access.ForPolicy(ctx, access.PolicyPrincipal(p))
 			}),
-			Ready: a.Store.Ping,
-			Audit: a.Store,
+			Ready:  a.Store.Ping,
+			Audit:  a.Store,
+			Search: a.Search,
 			Mounts: []api.Mount{
 				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
 				{Path: resource.WellKnownPath, Handler: prm, Public: true},
@@ -260,6 +271,19 @@ func Run(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) error 
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// buildSearch returns the search index with the builtin embedder (offline, in the binary).
+func buildSearch(reg prometheus.Registerer, log *slog.Logger) (*search.Index, error) {
+	emb, err := embed.NewBuiltin()
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	idx, err := search.New(search.Options{Embedder: emb, Metrics: reg, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return idx, nil
 }
 
 // buildIdentity returns the token verifier: the configured issuers, or the development issuer when none is.
