@@ -91,9 +91,13 @@ func BenchmarkDeltaOneChange(b *testing.B) {
 				s.Rev = rev
 				s.Normalize()
 				_, before := d.counters()
-				old := d.version(clusterType, want)
+				old, oldRoutes := d.version(clusterType, want), d.version(routeType, translate.RouteConfigName)
 				h.view.Observe(&s)
-				d.untilWithin(syncWithin, func(d *delta) bool { v := d.version(clusterType, want); return v != "" && v != old })
+				// Wait for everything the change sends: the cluster, and for a new version the routes too.
+				d.untilWithin(syncWithin, func(d *delta) bool {
+					v := d.version(clusterType, want)
+					return v != "" && v != old && (change == "upstream" || d.version(routeType, translate.RouteConfigName) != oldRoutes)
+				})
 				_, after := d.counters()
 				changeBytes += after - before
 				scoped += namespaceScoped(b, h, s.Name)
