@@ -65,16 +65,8 @@ func ServerFromCatalog(cs *catalog.Server) (*Server, error) {
 		return nil, invalid(cs.Name, "name", "%v", err)
 	}
 	s := &Server{Name: cs.Name, Namespace: ns, Short: short, Rev: cs.Rev, Fleets: slices.Clone(cs.Gateways)}
-	switch cs.Status {
-	case catalog.StatusEnabled:
-	case catalog.StatusDeprecated:
-		s.Deprecated = true
-	case catalog.StatusDisabled:
-		s.Blocked = BlockDisabled
-	case catalog.StatusSecurityPending:
-		s.Blocked = BlockSecurityPending
-	default:
-		return nil, invalid(cs.Name, "status", "unknown status %q", cs.Status)
+	if s.Blocked, s.Deprecated, err = fromStatus(cs.Name, cs.Status); err != nil {
+		return nil, err
 	}
 	var errs []error
 	for i := range cs.Versions {
@@ -238,19 +230,28 @@ func VirtualFromCatalog(cv *catalog.VirtualServer) (*VirtualServer, error) {
 		return nil, invalid("", "virtuals", "nil virtual server")
 	}
 	v := &VirtualServer{Name: cv.Name, Rev: cv.Rev, Fleets: slices.Clone(cv.Gateways)}
-	switch cv.Status {
-	case catalog.StatusEnabled:
-	case catalog.StatusDeprecated:
-		v.Deprecated = true
-	case catalog.StatusDisabled:
-		v.Blocked = BlockDisabled
-	case catalog.StatusSecurityPending:
-		v.Blocked = BlockSecurityPending
-	default:
-		return nil, invalid(cv.Name, "status", "unknown status %q", cv.Status)
+	var err error
+	if v.Blocked, v.Deprecated, err = fromStatus(cv.Name, cv.Status); err != nil {
+		return nil, err
 	}
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// fromStatus maps a catalog status to the gateway's view. An unknown status fails closed: the object gets no route.
+// The catalog has no scan state yet; when it has, "not yet scanned" maps to BlockScanPending here.
+func fromStatus(name string, st catalog.Status) (Block, bool, error) {
+	switch st {
+	case catalog.StatusEnabled:
+		return BlockNone, false, nil
+	case catalog.StatusDeprecated:
+		return BlockNone, true, nil
+	case catalog.StatusDisabled:
+		return BlockDisabled, false, nil
+	case catalog.StatusSecurityPending:
+		return BlockSecurityPending, false, nil
+	}
+	return BlockNone, false, invalid(name, "status", "unknown status %q", st)
 }
