@@ -34,9 +34,11 @@ type callbacks struct {
 }
 
 type stream struct {
-	delta bool
-	node  string // "" until the first request names the node
-	fleet string
+	delta      bool
+	identified bool // the first request carrying a node was seen
+	connected  bool // counted in the connected-nodes gauge
+	node       string
+	fleet      string
 }
 
 var _ serverv3.Callbacks = (*callbacks)(nil)
@@ -51,8 +53,9 @@ func (c *callbacks) open(id int64, delta bool) {
 func (c *callbacks) request(id int64, node *corev3.Node, typeURL, version, nonce string, nack error) error {
 	c.mu.Lock()
 	st, ok := c.streams[id]
-	first := ok && st.node == "" && node != nil
+	first := ok && !st.identified && node != nil
 	if first {
+		st.identified = true
 		st.node, st.fleet = node.GetId(), snapshot.FleetOf(node)
 	}
 	c.mu.Unlock()
@@ -65,6 +68,9 @@ func (c *callbacks) request(id int64, node *corev3.Node, typeURL, version, nonce
 			c.log.Warn("node refused: its fleet cannot be served", "node", st.node, "fleet", st.fleet)
 			return status.Errorf(codes.ResourceExhausted, "fleet %q cannot be served: invalid name or too many fleets", st.fleet)
 		}
+		c.mu.Lock()
+		st.connected = true
+		c.mu.Unlock()
 		c.m.connected.Inc()
 		c.log.Info("node connected", "node", st.node, "fleet", st.fleet, "envoy_version", envoyVersion(node),
 			"protocol", protocol, "stream", id)
@@ -82,7 +88,7 @@ func (c *callbacks) closed(id int64) {
 	st, ok := c.streams[id]
 	delete(c.streams, id)
 	c.mu.Unlock()
-	if ok && st.node != "" {
+	if ok && st.connected {
 		c.m.connected.Dec()
 		c.log.Info("node disconnected", "node", st.node, "fleet", st.fleet, "stream", id)
 	}

@@ -248,11 +248,14 @@ func TestNodeLifecycleLogsAndHealth(t *testing.T) {
 	if h.builder.Snapshot("edge") == nil {
 		t.Error("the node's fleet has no snapshot")
 	}
+	if got := gauge(t, h, "mcpgw_xds_connected_nodes"); got != 1 {
+		t.Errorf("connected nodes = %v, want 1", got)
+	}
 	if err := d.stream.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(waitFor)
-	for !contains(h.logs(), "node disconnected", "node=envoy-7", "fleet=edge") {
+	for !contains(h.logs(), "node disconnected", "node=envoy-7", "fleet=edge") || gauge(t, h, "mcpgw_xds_connected_nodes") != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no disconnect line")
 		}
@@ -268,4 +271,25 @@ func TestFleetLimitRefusesNode(t *testing.T) {
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("err = %v, want ResourceExhausted", err)
 	}
+	deadline := time.Now().Add(waitFor)
+	for gauge(t, h, "mcpgw_xds_connected_nodes") != 0 || !contains(h.logs(), "node refused", "envoy-x") {
+		if time.Now().After(deadline) {
+			t.Fatalf("connected nodes = %v after a refused node", gauge(t, h, "mcpgw_xds_connected_nodes"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func gauge(t testing.TB, h *harness, name string) float64 {
+	t.Helper()
+	families, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }
