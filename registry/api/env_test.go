@@ -110,8 +110,9 @@ func newEnv(t testing.TB) *env {
 		Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
 			return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
 		}),
-		Ready: store.Ping,
-		Audit: store,
+		Ready:     store.Ping,
+		Audit:     store,
+		Explainer: engine,
 		Mounts: []api.Mount{
 			{Path: "/metrics", Handler: promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}), Public: true},
 		},

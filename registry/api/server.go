@@ -66,6 +66,8 @@ type Options struct {
 	JWKS []byte
 	// Audit serves /api/v1/audit when set.
 	Audit AuditReader
+	// Explainer serves POST /api/v1/authz/explain when set.
+	Explainer Explainer
 	// Search serves /api/v1/search and /api/v1/admin/search/* (501 when nil).
 	Search Searcher
 	// Mounts adds handlers under path prefixes (the MCP endpoints, metrics, further API groups).
@@ -145,6 +147,9 @@ func (s *Server) routes() {
 	s.mountSearch(v1)
 	if s.opts.Audit != nil {
 		v1.GET("/audit", s.listAudit)
+	}
+	if s.opts.Explainer != nil {
+		v1.POST("/authz/explain", s.explain)
 	}
 	for _, m := range s.opts.Mounts {
 		h := gin.WrapH(m.Handler)

@@ -107,8 +107,9 @@ func Start(t testing.TB) *Registry {
 		Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
 			return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
 		}),
-		Ready: store.Ping,
-		Audit: store,
+		Ready:     store.Ping,
+		Audit:     store,
+		Explainer: engine,
 	})
 	if err != nil {
 		fail("api", err)
