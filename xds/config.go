@@ -13,7 +13,8 @@ import (
 // Config is the xds component's configuration, parsed by cmd from flags and environment and checked once with
 // Validate.
 type Config struct {
-	// Address is where the ADS gRPC server listens (":18000"). Envoy's bootstrap cluster mcpgw_xds points here.
+	// Address is where Run listens for ADS (":18000"); Envoy's bootstrap cluster mcpgw_xds points here. Empty
+	// when the caller listens itself and calls Serve.
 	Address string
 	// Envoy is what the fleet receives: listener port and address, the MCP filter switch, timeouts, the
 	// ext_authz body limit, the gRPC access log cluster, the CA bundle and circuit breakers. The registry's
@@ -36,15 +37,26 @@ var ErrInvalidConfig = errors.New("invalid xds config")
 
 // Validate reports every problem with the configuration.
 func (c Config) Validate() error {
-	var errs []error
-	if _, port, err := net.SplitHostPort(c.Address); err != nil {
-		errs = append(errs, fmt.Errorf("%w: address %q: %v", ErrInvalidConfig, c.Address, err))
-	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || port == "" {
-		errs = append(errs, fmt.Errorf("%w: address %q: bad port", ErrInvalidConfig, c.Address))
-	} else if n == uint64(c.Envoy.ListenerPort) && isLocal(c.Address) {
-		errs = append(errs, fmt.Errorf("%w: ADS port %d is also the Envoy listener port", ErrInvalidConfig, n))
+	errs := []error{c.Envoy.Validate(), c.Snapshot.Validate()}
+	if c.Address != "" { // empty: the caller listens and calls Serve
+		errs = append(errs, checkAddress(c.Address, c.Envoy.ListenerPort))
 	}
-	return errors.Join(append(errs, c.Envoy.Validate(), c.Snapshot.Validate())...)
+	return errors.Join(errs...)
+}
+
+func checkAddress(addr string, envoyPort uint32) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: address %q: %v", ErrInvalidConfig, addr, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("%w: address %q: bad port", ErrInvalidConfig, addr)
+	}
+	if n == uint64(envoyPort) && isLocal(addr) {
+		return fmt.Errorf("%w: ADS port %d is also the Envoy listener port", ErrInvalidConfig, n)
+	}
+	return nil
 }
 
 // isLocal reports whether the ADS address binds every interface or the loopback, where it would collide with an

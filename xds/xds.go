@@ -63,6 +63,9 @@ func New(cfg Config, cat snapshot.Catalog, log *slog.Logger, reg prometheus.Regi
 
 // Run listens on the configured address and serves until ctx is done (see Serve).
 func (c *ControlPlane) Run(ctx context.Context) error {
+	if c.cfg.Address == "" {
+		return fmt.Errorf("run xds: %w: no address to listen on (use Serve)", ErrInvalidConfig)
+	}
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", c.cfg.Address)
 	if err != nil {

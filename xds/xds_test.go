@@ -276,6 +276,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(*xds.Config) {}, true},
 		{"explicit host", func(c *xds.Config) { c.Address = "10.0.0.1:18000" }, true},
+		{"caller's listener", func(c *xds.Config) { c.Address = "" }, true},
 		{"no port", func(c *xds.Config) { c.Address = "localhost" }, false},
 		{"port clash", func(c *xds.Config) { c.Address = ":10000" }, false},
 		{"bad listener", func(c *xds.Config) { c.Envoy.ListenerPort = 0 }, false},
