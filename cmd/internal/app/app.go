@@ -184,9 +184,10 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 			Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
 				return a.Access.ForPolicy(ctx, access.PolicyPrincipal(p))
 			}),
-			Ready:  a.Store.Ping,
-			Audit:  a.Store,
-			Search: a.Search,
+			Ready:     a.Store.Ping,
+			Audit:     a.Store,
+			Explainer: a.Policy,
+			Search:    a.Search,
 			Mounts: []api.Mount{
 				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
 				{Path: resource.WellKnownPath, Handler: prm, Public: true},
