@@ -85,6 +85,7 @@ type App struct {
 	XDS       *xds.ControlPlane
 	Authz     *extauthz.Server
 
+	probe     *storeProbe
 	httpL     net.Listener
 	listeners []net.Listener
 	runners   []func(ctx context.Context) error
@@ -157,7 +158,14 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	if err != nil {
 		return nil, err
 	}
-	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run)
+	a.probe = newStoreProbe(a.Store.Ping, a.Metrics)
+	a.registerMetrics()
+	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run, a.probe.Run)
+	if !parts.Registry && cfg.AdminAddr != "" {
+		if err := a.buildAdmin(); err != nil {
+			return nil, err
+		}
+	}
 	if parts.XDS {
 		if err := a.buildXDS(); err != nil {
 			return nil, err
