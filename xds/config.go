@@ -47,7 +47,7 @@ func (c Config) Validate() error {
 func checkAddress(addr string, envoyPort uint32) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%w: address %q: %v", ErrInvalidConfig, addr, err)
+		return fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, addr, err)
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil {

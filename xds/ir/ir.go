@@ -132,7 +132,7 @@ type VirtualServer struct {
 	Rev     int64
 	Fleets  []string
 	Blocked Block
-	// Deprecated: every answer carries a Deprecation header.
+	// Deprecated marks a deprecated virtual server, whose answers carry a Deprecation header.
 	Deprecated bool
 }
 

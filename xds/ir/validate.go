@@ -133,10 +133,8 @@ func validHostname(h string) bool {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return false
-			}
+		if strings.ContainsFunc(label, func(r rune) bool { return !hostnameRune(r) }) {
+			return false
 		}
 	}
 	return true
@@ -181,14 +179,18 @@ func checkServerName(name string) error {
 	return nil
 }
 
-func notSegmentRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+func hostnameRune(r rune) bool { return alnum(r) || r == '-' || r == '_' }
+
+func alnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' }
+
+func segmentRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
 
+func notSegmentRune(r rune) bool { return !segmentRune(r) }
+
 // notVersionRune rejects what cannot appear in a semantic version (and so in a header match or cluster name).
-func notVersionRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '+')
-}
+func notVersionRune(r rune) bool { return !alnum(r) && r != '.' && r != '-' && r != '+' }
 
 func checkBlock(b Block) error {
 	switch b {

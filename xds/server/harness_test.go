@@ -525,30 +525,3 @@ func (c *adsClient) has(typ, name string) bool {
 	defer c.mu.Unlock()
 	return c.names[typ][name]
 }
-
-func (c *adsClient) count(typ string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.names[typ])
-}
-
-func (c *adsClient) received() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bytes
-}
-
-// wait blocks until ok holds, the stream ends (fatal) or within passes (fatal).
-func (c *adsClient) wait(t testing.TB, within time.Duration, ok func(*adsClient) bool) {
-	t.Helper()
-	deadline := time.After(within)
-	for !ok(c) {
-		select {
-		case <-c.changed:
-		case <-c.done:
-			t.Fatalf("ADS stream ended: %v", c.err)
-		case <-deadline:
-			t.Fatalf("ADS client never reached the expected state")
-		}
-	}
-}

@@ -131,7 +131,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	s.SetServing(false)
 	s.health.Shutdown()
 	s.grpc.Stop()
-	<-done
+	if err := <-done; err != nil {
+		s.log.Warn("ADS server stopped with an error", "err", err)
+	}
 	s.log.Info("ADS server stopped")
 	return nil
 }

@@ -34,7 +34,6 @@ type item struct {
 type entry struct {
 	obj     catalog.Object // identity: view objects are immutable, so the same pointer is the same content
 	rev     int64
-	fleets  []string
 	inFleet func(string) bool
 
 	routes     []*routev3.Route
