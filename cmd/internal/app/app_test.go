@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/registrar"
+)
+
+func check(t *testing.T, a *App, token, tool string) *authv3.CheckResponse {
+	t.Helper()
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":%q,"arguments":{}}}`, tool)
+	resp, err := a.Authz.Check(t.Context(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "POST", Path: "/mcp/finance/ledger", Host: "gw", Protocol: "HTTP/1.1",
+			Headers: map[string]string{"authorization": "Bearer " + token, "content-type": "application/json",
+				"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"},
+			RawBody: []byte(body),
+		}},
+		ContextExtensions: map[string]string{"kind": "server", "server": "finance/ledger"},
+	}})
+	if err != nil {
+		t.Fatalf("check %s: %v", tool, err)
+	}
+	return resp
+}
+
+func TestAuthzKeepsDecidingWhenTheStoreIsGone(t *testing.T) {
+	// Invariant: the gateway parts decide from memory; when the store becomes unreachable, authz still answers
+	// with the data it last loaded, and readiness says the store is unreachable.
+	ctx := t.Context()
+	cfg := &Config{DataDir: t.TempDir(), Gateway: true, LogLevel: "info", LogFormat: "text", FeedInterval: 50e6, EnvoyPort: 10000,
+		PublicURL: "http://gw.example.com"}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := New(ctx, cfg, Parts{Authz: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := registrar.Actor{Issuer: a.Dev.Issuer(), Subject: "root", Groups: []string{"mcpgw-admins"}}
+	for _, o := range []catalog.Object{
+		&catalog.Server{Name: "finance/ledger", Governance: catalog.Governance{Description: "ledger"},
+			Versions: []catalog.ServerVersion{{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP, URL: "http://127.0.0.1:9/mcp",
+				Tools: []catalog.Tool{{Name: "get_balance"}, {Name: "transfer"}}}}},
+		&catalog.Scope{Name: "finance-read", Grants: []catalog.Grant{{Server: "finance/ledger", Methods: []string{"tools/call"}, Tools: []string{"get_balance"}}}},
+		&catalog.GroupMapping{Group: "finance", Scopes: []string{"finance-read"}},
+	} {
+		if _, err := a.Registrar.Create(ctx, admin, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := a.Dev.Issue("bob", []string{"finance"}, 3600e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := check(t, a, tok, "get_balance"); r.GetOkResponse() == nil {
+		t.Fatalf("before: %v", r)
+	}
+
+	a.Close(context.WithoutCancel(ctx)) // the store goes away
+
+	if r := check(t, a, tok, "get_balance"); r.GetOkResponse() == nil {
+		t.Fatalf("after the store went away, an allowed call was refused: %v", r)
+	}
+	if r := check(t, a, tok, "transfer"); r.GetDeniedResponse().GetStatus().GetCode() != 403 {
+		t.Fatalf("after the store went away, a forbidden call was not denied: %v", r)
+	}
+	st, err := a.readiness(ctx)
+	if err == nil || st.Store != "unreachable" || st.Status != "degraded" {
+		t.Fatalf("readiness: %+v %v", st, err)
+	}
+}
