@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	}
 	a.probe = newStoreProbe(a.Store.Ping, a.Metrics)
 	a.registerMetrics()
-	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run, a.probe.Run)
+	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run, a.probe.Run, a.watchChanges)
 	if !parts.Registry && cfg.AdminAddr != "" {
 		if err := a.buildAdmin(); err != nil {
 			return nil, err
@@ -210,6 +210,16 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 		"skills", a.View.Len("skills"), "position", pos, "embedded_store", a.Store.Embedded(),
 		"took", time.Since(started).Round(time.Millisecond))
 	return a, nil
+}
+
+// watchChanges wakes the feed through a change stream where the server has one; elsewhere polling carries it.
+func (a *App) watchChanges(ctx context.Context) error {
+	err := a.Store.WatchChanges(ctx, a.Feed.Kick)
+	if errors.Is(err, mongo.ErrNoChangeStreams) {
+		a.log.Debug("no change streams on this server; the feed polls", "interval", a.cfg.FeedInterval)
+		return nil
+	}
+	return err
 }
 
 // authServers are the OAuth authorization servers published in resource metadata: the configured issuers that are
