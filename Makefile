@@ -51,7 +51,8 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 bench: ## benchmarks (long; not part of make test)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(GO) run ./test/load/foundation -n 10000
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
@@ -61,10 +62,10 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	done
 
 gen: ## rewrite golden files
-	$(GO) test ./xds/... -run Golden -update
+	$(GO) test ./xds/translate -run '^TestGolden$$' -update
 
 gen-check: ## fail when golden files are stale
-	$(GO) test ./xds/... -run Golden -update
+	$(GO) test ./xds/translate -run '^TestGolden$$' -update
 	@git diff --exit-code -- '*/testdata/out/*' || { echo "golden files changed: run make gen and commit"; exit 1; }
 
 embedder: ## rebuild the builtin embedding table (Node teacher + Go trainer; ~35 min; needs apt-get update once)
