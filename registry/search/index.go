@@ -31,16 +31,15 @@ type Index struct {
 	opts Options
 	tune *Tuning
 	log  *slog.Logger
-	emb  embed.Embedder
-	// fast embeds a query without allocating when the embedder is the builtin model.
-	fast interface {
-		EmbedOne(dst []float32, text string) ([]float32, int)
-	}
-	met *metrics
+	met  *metrics
 
-	mu       sync.RWMutex
+	mu  sync.RWMutex
+	emb embed.Embedder // nil: lexical only
+	// fast embeds a query without allocating when the embedder is the builtin model.
+	fast     oneEmbedder
 	model    embed.ModelInfo // the model the vectors come from; zero until resolved
 	docs     []*doc          // by slot; nil for a free slot
+	meta     []docMeta       // by slot, contiguous for the filter
 	free     []uint32
 	byKey    map[catalog.Kind]map[string]uint32
 	lex      *lexicon
@@ -67,11 +66,36 @@ type doc struct {
 	subs  []sub
 }
 
+// docMeta is what the filter reads per slot.
+type docMeta struct {
+	live   bool
+	typ    uint8 // typeIndex
+	status uint8 // statusIndex
+}
+
+// statusIndex numbers the statuses for docMeta.
+func statusIndex(s catalog.Status) uint8 {
+	switch s {
+	case catalog.StatusEnabled:
+		return 0
+	case catalog.StatusDisabled:
+		return 1
+	case catalog.StatusSecurityPending:
+		return 2
+	}
+	return 3
+}
+
 // sub is an indexed tool or card skill.
 type sub struct {
 	name  string
 	terms []uint32 // term ids of the name, title and text, sorted, with repeats
 	vec   int32
+}
+
+// oneEmbedder is the builtin model's allocation-free single-text path.
+type oneEmbedder interface {
+	EmbedOne(dst []float32, text string) ([]float32, int)
 }
 
 // New returns an empty index; call Load (or feed it events) and Run.
@@ -81,7 +105,7 @@ func New(opts Options) (*Index, error) {
 		return nil, err
 	}
 	x := &Index{
-		opts: opts, tune: opts.Tuning, log: opts.Logger.With("component", "search"), emb: opts.Embedder,
+		opts: opts, tune: opts.Tuning, log: opts.Logger.With("component", "search"),
 		byKey: map[catalog.Kind]map[string]uint32{}, lex: newLexicon(), names: map[string][]uint32{},
 		etypes: map[string]*catalog.EntityType{}, pending: map[uint32]bool{},
 		progress: make(chan struct{}), wake: make(chan struct{}, 1),
@@ -89,18 +113,8 @@ func New(opts Options) (*Index, error) {
 	for _, k := range indexedKinds {
 		x.byKey[k] = map[string]uint32{}
 	}
-	if f, ok := opts.Embedder.(interface {
-		EmbedOne(dst []float32, text string) ([]float32, int)
-	}); ok {
-		x.fast = f
-	}
-	if opts.Embedder != nil {
-		// A model that knows its dimension (the builtin one) is usable at once; a remote one is resolved by Run.
-		if info := opts.Embedder.Info(); info.Dim > 0 {
-			x.model = info
-		}
-	}
-	x.vecs = newVectorStore(x.model.Dim, opts.ExactBelow, opts.EfSearch, 1)
+	x.vecs = newVectorStore(0, opts.ExactBelow, opts.EfSearch, 1)
+	x.setEmbedderLocked(opts.Embedder)
 	if x.met, err = newMetrics(opts.Metrics, x); err != nil {
 		return nil, err
 	}
@@ -198,6 +212,7 @@ func (x *Index) putLocked(o catalog.Object, force bool) {
 		} else {
 			slot = uint32(len(x.docs))
 			x.docs = append(x.docs, nil)
+			x.meta = append(x.meta, docMeta{})
 		}
 		x.byKey[src.kind][src.key] = slot
 	}
@@ -249,6 +264,7 @@ func (x *Index) putLocked(o catalog.Object, force bool) {
 		x.freeVectorsLocked(old)
 	}
 	x.docs[slot] = d
+	x.meta[slot] = docMeta{live: true, typ: uint8(typeIndex(src.typ)), status: statusIndex(src.status)}
 }
 
 // unindexLocked removes a document's words and names; its vectors stay until freeVectorsLocked.
@@ -290,6 +306,7 @@ func (x *Index) removeLocked(kind catalog.Kind, key string) {
 	delete(x.byKey[kind], key)
 	delete(x.pending, slot)
 	x.docs[slot] = nil
+	x.meta[slot] = docMeta{}
 	x.free = append(x.free, slot)
 }
 
@@ -311,17 +328,81 @@ func (x *Index) signal() {
 	}
 }
 
+// SetEmbedder replaces the embedder (nil: lexical search only). When the new model's identity differs from the
+// vectors', every vector is dropped and recomputed by Run; until then search answers lexically.
+func (x *Index) SetEmbedder(e embed.Embedder) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.setEmbedderLocked(e)
+	x.signal()
+}
+
+func (x *Index) setEmbedderLocked(e embed.Embedder) {
+	x.emb = e
+	x.fast, _ = e.(oneEmbedder)
+	var info embed.ModelInfo
+	if e != nil {
+		info = e.Info()
+		if info.Dim > 0 && x.model.Dim > 0 && x.model.Compatible(info) {
+			return // same vector space: the vectors stay
+		}
+	}
+	if x.model.Dim > 0 {
+		x.log.Info("embedding model changed; recomputing every vector", "from", x.model.ID(), "to", info.ID())
+	}
+	// A model that knows its dimension (the builtin one) is usable at once; a remote one is resolved by Run.
+	x.model = embed.ModelInfo{}
+	if info.Dim > 0 {
+		x.model = info
+	}
+	x.dropVectorsLocked()
+}
+
+// dropVectorsLocked forgets every vector and queues every document for new ones (when there is an embedder).
+//
+// The invariant search relies on: whenever the model is known (Dim > 0), every vector held comes from it. The model
+// only changes here (and is only cleared, never changed, elsewhere), and vectors are only added for the model they
+// were computed with (embedPending checks), so search needs no per-document model test.
+func (x *Index) dropVectorsLocked() {
+	x.vecs.reset(x.model.Dim)
+	clear(x.pending)
+	for slot, d := range x.docs {
+		if d == nil {
+			continue
+		}
+		d.vec, d.model = -1, ""
+		for i := range d.subs {
+			d.subs[i].vec = -1
+		}
+		if x.emb != nil {
+			x.pending[uint32(slot)] = true
+		}
+	}
+}
+
+// current returns the embedder and the model of the vectors.
+func (x *Index) current() (embed.Embedder, oneEmbedder, embed.ModelInfo) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.emb, x.fast, x.model
+}
+
 // Run computes missing vectors until ctx ends: at start, after every change, and again after a failure (with
 // backoff). It resolves the embedder's identity first; when it differs from the vectors' model every vector is
 // recomputed (a model change triggers a reindex).
 func (x *Index) Run(ctx context.Context) error {
-	if x.emb == nil {
-		<-ctx.Done()
-		return nil
-	}
 	backoff := time.Duration(0)
 	for {
-		if err := x.resolve(ctx); err != nil {
+		emb, _, _ := x.current()
+		if emb == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-x.wake:
+				continue
+			}
+		}
+		if err := x.resolve(ctx, emb); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -333,7 +414,7 @@ func (x *Index) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		err := x.embedPending(ctx)
+		err := x.embedPending(ctx, emb)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -378,36 +459,25 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // resolve learns the embedder's identity and, when it changed, drops every vector and queues every document.
-func (x *Index) resolve(ctx context.Context) error {
-	x.mu.RLock()
-	known := x.model.Dim > 0
-	x.mu.RUnlock()
-	info := x.emb.Info()
-	if !known || info.Dim == 0 {
+func (x *Index) resolve(ctx context.Context, emb embed.Embedder) error {
+	_, _, model := x.current()
+	info := emb.Info()
+	if model.Dim == 0 || info.Dim == 0 {
 		var err error
-		if info, err = embed.Resolve(ctx, x.emb); err != nil {
+		if info, err = embed.Resolve(ctx, emb); err != nil {
 			return fmt.Errorf("resolve embedder: %w", err)
 		}
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.model.Dim > 0 && x.model.Compatible(info) {
-		return nil
+	if x.emb != emb || x.model.Dim > 0 && x.model.Compatible(info) {
+		return nil // replaced meanwhile (the next round resolves the new one), or unchanged
 	}
 	if x.model.Dim > 0 {
 		x.log.Info("embedding model changed; recomputing every vector", "from", x.model.ID(), "to", info.ID())
 	}
 	x.model = info
-	x.vecs.reset(info.Dim)
-	for slot, d := range x.docs {
-		if d != nil {
-			d.vec, d.model = -1, ""
-			for i := range d.subs {
-				d.subs[i].vec = -1
-			}
-			x.pending[uint32(slot)] = true
-		}
-	}
+	x.dropVectorsLocked()
 	return nil
 }
 
@@ -420,9 +490,13 @@ type job struct {
 
 // embedPending embeds queued documents in batches until none is left. The lock is not held while the embedder
 // works; a document that changed meanwhile is queued again by the change and its stale vectors are dropped.
-func (x *Index) embedPending(ctx context.Context) error {
+func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 	for {
 		x.mu.Lock()
+		if x.emb != emb || x.model.Dim == 0 {
+			x.mu.Unlock()
+			return nil // replaced meanwhile, or not resolved yet
+		}
 		var jobs []job
 		n := 0
 		for slot := range x.pending {
@@ -450,7 +524,7 @@ func (x *Index) embedPending(ctx context.Context) error {
 			texts = append(texts, j.texts...)
 		}
 		start := time.Now()
-		vecs, err := x.emb.Embed(ctx, texts, embed.KindDocument)
+		vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
 		x.met.embedSeconds.Observe(time.Since(start).Seconds())
 		if err == nil {
 			for _, v := range vecs {
@@ -470,9 +544,11 @@ func (x *Index) embedPending(ctx context.Context) error {
 			}
 			x.mu.Unlock()
 			if errors.Is(err, embed.ErrDimension) {
-				// The provider now answers in another space: learn it again and recompute everything.
+				// The provider now answers in another space: learn it again (and recompute everything).
 				x.mu.Lock()
-				x.model = embed.ModelInfo{}
+				if x.emb == emb {
+					x.model = embed.ModelInfo{}
+				}
 				x.mu.Unlock()
 			}
 			return fmt.Errorf("embed %d documents: %w", len(jobs), err)
@@ -482,7 +558,7 @@ func (x *Index) embedPending(ctx context.Context) error {
 			vs := vecs[i : i+len(j.texts)]
 			i += len(j.texts)
 			d := x.docs[j.slot]
-			if d != j.d || !x.model.Compatible(model) {
+			if d != j.d || x.emb != emb || !x.model.Compatible(model) {
 				continue // replaced or removed meanwhile, or the model changed: the newer state is queued
 			}
 			x.freeVectorsLocked(d)
@@ -553,16 +629,15 @@ func (x *Index) Flush(ctx context.Context) error {
 }
 
 // Reindex rebuilds the index from src and queues every document for new vectors, re-resolving the embedder's
-// identity first. It returns at once; Run does the embedding (Flush waits for it).
+// identity first. It returns at once; Run does the embedding (Flush waits for it). Until a document's new vectors
+// land it keeps its old ones when the model is unchanged.
 func (x *Index) Reindex(ctx context.Context, src Source) (Status, error) {
-	if x.emb != nil {
-		x.mu.Lock()
-		if info := x.emb.Info(); info.Dim == 0 || !x.model.Compatible(info) {
-			x.model = embed.ModelInfo{} // Run resolves it and recomputes every vector
-		}
-		x.mu.Unlock()
-	}
 	x.mu.Lock()
+	if x.emb != nil {
+		if info := x.emb.Info(); info.Dim == 0 || !x.model.Compatible(info) {
+			x.model = embed.ModelInfo{} // Run resolves it, and recomputes every vector if it changed
+		}
+	}
 	x.loadLocked(src, true)
 	x.mu.Unlock()
 	x.met.reindexes.Inc()

@@ -31,6 +31,8 @@ type lexicon struct {
 	seed     maphash.Seed
 	fieldLen [numFields]float64 // total length per field over the indexed documents
 	docs     int
+	// lens are the field lengths by slot, contiguous so that scoring a posting does not chase a pointer.
+	lens [][numFields]uint16
 }
 
 func newLexicon() *lexicon {
@@ -98,6 +100,10 @@ func (l *lexicon) add(slot uint32, fields *[numFields][]string) lexDoc {
 		i, _ := slices.BinarySearchFunc(p, slot, func(e posting, s uint32) int { return cmpU32(e.slot, s) })
 		l.postings[id] = slices.Insert(p, i, posting{slot: slot, tf: *counts[id]})
 	}
+	for len(l.lens) <= int(slot) {
+		l.lens = append(l.lens, [numFields]uint16{})
+	}
+	l.lens[slot] = d.lens
 	l.docs++
 	return d
 }

@@ -150,7 +150,9 @@ type scratch struct {
 	allow    []uint64 // visibility bitmap by slot, when the caller is restricted
 	lexical  []scored
 	dense    []scored
-	scoredC  []uint32 // slots whose cosine was computed
+	scoredC  []uint32  // slots whose cosine was computed
+	dots     []float32 // by slot: an exact scan's centred cosines
+	restrict bool      // the caller sees part of the catalog (allow is in use)
 	cands    []uint32
 	expand   []expansion
 	fused    map[uint32]*fusedDoc
@@ -200,6 +202,7 @@ func (x *Index) putScratch(s *scratch) {
 		s.cos[slot] = nan32
 	}
 	s.touched, s.scoredC, s.cands = s.touched[:0], s.scoredC[:0], s.cands[:0]
+	s.restrict = false
 	s.lexical, s.dense, s.expand = s.lexical[:0], s.dense[:0], s.expand[:0]
 	clear(s.fused)
 	s.fusedBuf = s.fusedBuf[:0]
@@ -213,8 +216,63 @@ type qterm struct {
 	to   int
 }
 
-// maxLexical bounds the lexical list: beyond it RRF contributions are negligible (1/(k+1000)).
-const maxLexical = 1000
+// rescoreDepth is how many of the best documents of each list stage two re-scores against their tools and skills.
+const rescoreDepth = 50
+
+// lexicalDepth bounds the lexical list: below rank 200 an RRF contribution (1/(k+200)) no longer moves a result.
+const lexicalDepth = 200
+
+// pushTop keeps the best k scored items in h, a min-heap on score (ties: the higher slot is worse). Most pushes
+// of a long list lose to the heap's minimum and cost one comparison.
+func pushTop(h []scored, x scored, k int) []scored {
+	if len(h) == k {
+		if k == 0 || !worse(h[0], x) {
+			return h
+		}
+		h[0] = x
+		siftDown(h)
+		return h
+	}
+	h = append(h, x)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !worse(h[i], h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	return h
+}
+
+func worse(a, b scored) bool { return a.score < b.score || a.score == b.score && a.slot > b.slot }
+
+func siftDown(h []scored) {
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && worse(h[l], h[m]) {
+			m = l
+		}
+		if r < len(h) && worse(h[r], h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// sortScored orders best first, ties by slot.
+func sortScored(l []scored) {
+	slices.SortFunc(l, func(a, b scored) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.slot, b.slot)
+	})
+}
 
 // Search ranks the assets v may see for q. Filtering by type, status and visibility happens before any ranking, so
 // a restricted caller gets its own best results, never the survivors of a global top-k.
@@ -227,13 +285,13 @@ func (x *Index) Search(ctx context.Context, q Query, v Visibility) (Results, err
 
 	// Embed the query before taking the lock: a remote embedder makes a network call.
 	x.mu.RLock()
-	model := x.model
+	emb, fast, model := x.emb, x.fast, x.model
 	hasVectors := x.vecs.docs > 0
 	x.mu.RUnlock()
 	var qvec []float32
-	if x.emb != nil && model.Dim > 0 && hasVectors {
+	if emb != nil && model.Dim > 0 && hasVectors {
 		var err error
-		if qvec, err = x.embedQuery(ctx, q.Text, model); err != nil {
+		if qvec, err = embedQuery(ctx, emb, fast, q.Text, model); err != nil {
 			if ctx.Err() != nil {
 				return Results{}, fmt.Errorf("search: %w", ctx.Err())
 			}
@@ -263,15 +321,15 @@ func (x *Index) Search(ctx context.Context, q Query, v Visibility) (Results, err
 }
 
 // embedQuery embeds the query text with the index's model; nil means the text has no vector (no known word).
-func (x *Index) embedQuery(ctx context.Context, text string, model embed.ModelInfo) ([]float32, error) {
-	if x.fast != nil {
-		v, known := x.fast.EmbedOne(make([]float32, 0, model.Dim), text)
+func embedQuery(ctx context.Context, emb embed.Embedder, fast oneEmbedder, text string, model embed.ModelInfo) ([]float32, error) {
+	if fast != nil {
+		v, known := fast.EmbedOne(make([]float32, 0, model.Dim), text)
 		if known == 0 || len(v) != model.Dim {
 			return nil, nil
 		}
 		return v, nil
 	}
-	vs, err := x.emb.Embed(ctx, []string{text}, embed.KindQuery)
+	vs, err := emb.Embed(ctx, []string{text}, embed.KindQuery)
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
@@ -293,9 +351,12 @@ func (x *Index) filter(q Query, v Visibility, s *scratch) func(slot uint32) bool
 	for _, t := range q.Types {
 		types[typeIndex(t)] = true
 	}
-	statuses := q.Statuses
-	if len(statuses) == 0 {
-		statuses = []catalog.Status{catalog.StatusEnabled}
+	var statuses [4]bool
+	if len(q.Statuses) == 0 {
+		statuses[statusIndex(catalog.StatusEnabled)] = true
+	}
+	for _, st := range q.Statuses {
+		statuses[statusIndex(st)] = true
 	}
 	// A restricted caller's visible keys become a bitmap over slots; an unrestricted kind needs no test.
 	var restricted [4]bool
@@ -316,6 +377,7 @@ func (x *Index) filter(q Query, v Visibility, s *scratch) func(slot uint32) bool
 			s.allow = s.allow[:n]
 			clear(s.allow)
 			anyRestricted = true
+			s.restrict = true
 		}
 		restricted[i] = true
 		m := x.byKey[kindOf(t)]
@@ -325,16 +387,13 @@ func (x *Index) filter(q Query, v Visibility, s *scratch) func(slot uint32) bool
 			}
 		}
 	}
+	meta := x.meta
 	return func(slot uint32) bool {
-		d := x.docs[slot]
-		if d == nil {
+		m := meta[slot]
+		if !m.live || !types[m.typ] || !statuses[m.status] {
 			return false
 		}
-		ti := typeIndex(d.src.typ)
-		if !types[ti] || !slices.Contains(statuses, d.src.status) {
-			return false
-		}
-		return !restricted[ti] || s.allow[slot/64]&(1<<(slot%64)) != 0
+		return !restricted[m.typ] || s.allow[slot/64]&(1<<(slot%64)) != 0
 	}
 }
 
@@ -382,13 +441,13 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 				if !allow(p.slot) {
 					continue
 				}
-				d := x.docs[p.slot]
+				lens := &l.lens[p.slot]
 				tf := 0.0
 				for f := range numFields {
 					if p.tf[f] == 0 {
 						continue
 					}
-					norm := 1 - t.B + t.B*float64(d.lex.lens[f])/avg[f]
+					norm := 1 - t.B + t.B*float64(lens[f])/avg[f]
 					tf += t.FieldWeights[f] * float64(p.tf[f]) / norm
 				}
 				if s.mask[p.slot] == 0 {
@@ -419,80 +478,92 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 			s.cov[slot] = got / total
 		}
 		if s.cov[slot] >= t.LexicalFloor {
-			s.lexical = append(s.lexical, scored{slot: slot, score: s.bm25[slot]})
+			s.lexical = pushTop(s.lexical, scored{slot: slot, score: s.bm25[slot]}, lexicalDepth)
 		}
 	}
-	slices.SortFunc(s.lexical, func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.slot, b.slot)
-	})
-	if len(s.lexical) > maxLexical {
-		s.lexical = s.lexical[:maxLexical]
-	}
+	sortScored(s.lexical)
 	return terms
 }
 
 // denseScores computes centred cosines in two stages and fills the dense list. Stage one scores each admitted
-// document's own vector (every one below ExactBelow; the graph's candidates above it). Stage two re-scores the
-// promising documents (the best DenseDepth of stage one, the head of the lexical list and exact-name matches)
-// against their tools and card skills: a document is as close to the query as its closest part, so "replay the
-// dead-letter topic" finds the event-bus server through its replay tool.
+// document's own vector: below ExactBelow every one (one matrix-vector product for a caller who sees everything, a
+// dot product per visible document otherwise), above it the graph's candidates. Stage two re-scores the promising
+// documents (the best DenseDepth of stage one, the head of the lexical list and exact-name matches) against their
+// tools and card skills: a document is as close to the query as its closest part, so "replay the dead-letter topic"
+// finds the event-bus server through its replay tool. Documents outside the stage-one head cannot overtake it, so
+// the dense list is the best DenseDepth of the re-scored ones.
 func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint32, s *scratch) {
 	depth := x.tune.DenseDepth
-	mid := x.modelID()
+	top := s.dense[:0]
 	score := func(slot uint32) {
 		if !math.IsNaN(float64(s.cos[slot])) {
 			return
 		}
 		d := x.docs[slot]
-		if d == nil || d.vec < 0 || d.model != mid {
+		if d == nil || d.vec < 0 {
 			return
 		}
 		s.cos[slot] = x.vecs.sim(c, d.vec)
 		s.scoredC = append(s.scoredC, slot)
 	}
-	s.cands = s.cands[:0]
 	ann := false
 	if x.vecs.graph != nil {
 		// Ask the graph for enough candidates that depth remain after the visibility filter; when fewer do, the
 		// caller sees a small part of the catalog and the exact scan below is cheap.
 		admitted := x.admitted(allow)
 		want := min(x.vecs.docs, depth*2*max(1, x.vecs.docs/max(1, admitted)))
-		s.cands, ann = x.vecs.annCandidates(c.q, want, allow, s.cands)
+		s.cands, ann = x.vecs.annCandidates(c.q, want, allow, s.cands[:0])
 		if ann && len(s.cands) < depth && len(s.cands) < admitted {
 			s.cands, ann = s.cands[:0], false
 		}
 		for _, slot := range s.cands {
 			score(slot)
 		}
+		for _, slot := range s.scoredC {
+			top = pushTop(top, scored{slot: slot, score: float64(s.cos[slot])}, depth)
+		}
 	}
-	if !ann {
+	if !ann && !s.restrict {
+		s.dots = x.vecs.scanDocs(c, s.dots)
+		for slot, id := range x.vecs.docID {
+			if id < 0 || !allow(uint32(slot)) {
+				continue
+			}
+			s.cos[slot] = s.dots[slot]
+			s.scoredC = append(s.scoredC, uint32(slot))
+			top = pushTop(top, scored{slot: uint32(slot), score: float64(s.dots[slot])}, depth)
+		}
+	} else if !ann {
 		for slot := range x.docs {
 			if allow(uint32(slot)) {
+				n := len(s.scoredC)
 				score(uint32(slot))
+				if len(s.scoredC) > n {
+					top = pushTop(top, scored{slot: uint32(slot), score: float64(s.cos[slot])}, depth)
+				}
 			}
 		}
 	}
 	// Stage two.
-	s.dense = s.dense[:0]
-	for _, slot := range s.scoredC {
-		s.dense = append(s.dense, scored{slot: slot, score: float64(s.cos[slot])})
-	}
-	slices.SortFunc(s.dense, func(a, b scored) int { return cmp.Compare(b.score, a.score) })
 	s.cands = s.cands[:0]
-	for i := 0; i < len(s.dense) && i < depth; i++ {
-		s.cands = append(s.cands, s.dense[i].slot)
+	if len(top) > rescoreDepth {
+		sortScored(top)
+		top = top[:rescoreDepth]
 	}
-	for i := 0; i < len(s.lexical) && i < 2*depth; i++ {
+	for _, t := range top {
+		s.cands = append(s.cands, t.slot)
+	}
+	for i := 0; i < len(s.lexical) && i < rescoreDepth; i++ {
 		s.cands = append(s.cands, s.lexical[i].slot)
 	}
 	s.cands = append(s.cands, nameSlots...)
+	slices.Sort(s.cands)
+	s.cands = slices.Compact(s.cands)
+	top = top[:0]
 	for _, slot := range s.cands {
 		score(slot)
 		d := x.docs[slot]
-		if d.model != mid {
+		if d.vec < 0 {
 			continue
 		}
 		best := s.cos[slot]
@@ -502,22 +573,12 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			}
 		}
 		s.cos[slot] = best
-	}
-	s.dense = s.dense[:0]
-	for _, slot := range s.scoredC {
-		if float64(s.cos[slot]) >= x.tune.DenseFloor {
-			s.dense = append(s.dense, scored{slot: slot, score: float64(s.cos[slot])})
+		if float64(best) >= x.tune.DenseFloor {
+			top = pushTop(top, scored{slot: slot, score: float64(best)}, depth)
 		}
 	}
-	slices.SortFunc(s.dense, func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.slot, b.slot)
-	})
-	if len(s.dense) > depth {
-		s.dense = s.dense[:depth]
-	}
+	sortScored(top)
+	s.dense = top
 }
 
 // admitted counts the documents allow admits (the HNSW path only: catalogs of tens of thousands).
@@ -635,7 +696,7 @@ func (x *Index) fuse(q Query, s *scratch, terms []qterm, nameSlots []uint32, c c
 // are left out; callable (nil: all) drops tools the caller may not call.
 func (x *Index) matchSubs(d *doc, terms []qterm, s *scratch, c centred, callable func(string) bool) []Match {
 	var out []Match
-	dense := c.q != nil && d.model == x.modelID()
+	dense := c.q != nil
 	var total float64
 	for _, t := range terms {
 		total += t.idf

@@ -12,9 +12,9 @@ import (
 // slashed names ("velocargo/driver-hos", "get_vehicle_location") fall apart into their words. A camelCase word
 // ("CrashLoopBackOff") yields its parts and also the whole word, so both "crash loop" and "crashloopbackoff" find it.
 //
-// Stemming is Porter's steps 1a–1c only (plurals, -ed, -ing, final y): it conflates "schedules", "scheduled" and
-// "scheduling" without the over-stemming of the full algorithm ("university"/"universe"), which matters more for
-// short catalog texts than for prose.
+// Stemming is Porter's steps 1 and 5 only (plurals, -ed, -ing, final y, final e and ll): it conflates "schedule",
+// "schedules", "scheduled" and "scheduling" without the suffix stripping of steps 2–4, whose over-stemming
+// ("university"/"universe", "general"/"generic") costs more on short catalog texts than it gains.
 
 // maxTermLen bounds a term; longer runs (hashes, base64) are cut, so one pathological word cannot bloat the index.
 const maxTermLen = 48
@@ -87,7 +87,11 @@ func emitTerm(word []rune, keepStop bool, fn func(word []byte, term string)) {
 	if !keepStop && stopwords[string(b)] {
 		return
 	}
-	fn(b, string(stem(append(sbuf[:0], b...))))
+	st := stem(append(sbuf[:0], b...))
+	if !keepStop && stopwords[string(st)] {
+		return // "thes" stems to "the"
+	}
+	fn(b, string(st))
 }
 
 // stopwords are English function words and the fillers of spoken queries. They carry no topic, and at BM25's idf
@@ -113,7 +117,7 @@ var stopwords = func() map[string]bool {
 	return m
 }()
 
-// stem applies Porter's steps 1a, 1b and 1c to a lower-case word in place and returns it. Words of three bytes or
+// stem applies Porter's steps 1a, 1b, 1c, 5a and 5b to a lower-case word in place and returns it. Words of three bytes or
 // fewer, and words with digits or non-ASCII letters, are returned unchanged.
 func stem(w []byte) []byte {
 	if len(w) <= 3 {
@@ -159,6 +163,17 @@ func stem(w []byte) []byte {
 	// Step 1c: a final y after a vowel-bearing stem becomes i ("query", "queries" → "queri").
 	if hasSuffix(w, "y") && hasVowel(w[:len(w)-1]) {
 		w[len(w)-1] = 'i'
+	}
+	// Step 5a: a final e goes when the stem is long enough ("schedule", "schedules" and "scheduling" → "schedul"),
+	// except after a short consonant-vowel-consonant stem ("hope", "file").
+	if hasSuffix(w, "e") {
+		if m := measure(w[:len(w)-1]); m > 1 || m == 1 && !cvc(w[:len(w)-1]) {
+			w = w[:len(w)-1]
+		}
+	}
+	// Step 5b: a final double l loses one when the stem is long ("controlling" → "control").
+	if hasSuffix(w, "ll") && measure(w) > 1 {
+		w = w[:len(w)-1]
 	}
 	return w
 }

@@ -3,6 +3,7 @@ package search
 import (
 	"math"
 	"math/rand"
+	"slices"
 
 	"github.com/coder/hnsw"
 	"github.com/viterin/vek/vek32"
@@ -31,6 +32,10 @@ type vectorStore struct {
 	free  []uint32
 	docs  int // document vectors in use
 	n     int // vectors in use
+	// Document vectors again, ordered by slot, so that an exact scan is one matrix-vector product over contiguous
+	// memory (about twice as fast as a dot product per document). docID maps a slot to its vector id, -1 for none.
+	docData []float32
+	docID   []int32
 
 	// Centering: the mean of the vectors in use when last computed, and per vector v·μ and 1/|v−μ|.
 	mean     []float32
@@ -78,6 +83,12 @@ func (s *vectorStore) add(v []float32, owner int) int32 {
 	if owner >= 0 {
 		s.owner[id] = uint32(owner) + 1
 		s.docs++
+		for len(s.docID) <= owner {
+			s.docID = append(s.docID, -1)
+			s.docData = append(s.docData, make([]float32, s.dim)...)
+		}
+		s.docID[owner] = int32(id)
+		copy(s.docData[owner*s.dim:], v)
 		if s.graph != nil {
 			s.graph.Add(hnsw.MakeNode(id, s.vec(int32(id))))
 			s.inGraph++
@@ -96,9 +107,12 @@ func (s *vectorStore) remove(id int32) {
 	u := uint32(id)
 	s.used[u] = false
 	s.n--
-	if s.owner[u] != 0 {
+	if o := s.owner[u]; o != 0 {
 		s.docs--
 		s.owner[u] = 0
+		if s.docID[o-1] == id {
+			s.docID[o-1] = -1
+		}
 		if s.graph != nil {
 			s.dead[u] = true
 			if len(s.dead)*4 >= s.inGraph {
@@ -185,6 +199,23 @@ func (s *vectorStore) prepare(q []float32) centred {
 // sim is the centred cosine between the prepared query and vector id.
 func (s *vectorStore) sim(c centred, id int32) float32 {
 	return (dot(c.q, s.vec(id)) - c.qmu - s.vmu[id] + c.meanSq) * c.qinv * s.invNorm[id]
+}
+
+// scanDocs computes the centred cosine of the prepared query with every document vector, into out by slot (the
+// value for a slot without a vector is meaningless; callers check docID).
+func (s *vectorStore) scanDocs(c centred, out []float32) []float32 {
+	n := len(s.docID)
+	out = slices.Grow(out[:0], n)[:n]
+	if n == 0 {
+		return out
+	}
+	vek32.MatMul_Into(out, s.docData[:n*s.dim], c.q, s.dim)
+	for slot, id := range s.docID {
+		if id >= 0 {
+			out[slot] = (out[slot] - c.qmu - s.vmu[id] + c.meanSq) * c.qinv * s.invNorm[id]
+		}
+	}
+	return out
 }
 
 // buildGraph (re)builds the graph from the live document vectors, or drops it below the threshold.
