@@ -114,7 +114,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed merge patch", "PATCH", item, `{"title":`, []reqOpt{mergePatch}, 400, "malformed-json", ""},
 
 		// Well-formed JSON of the wrong shape.
-		{"unknown field", "POST", servers, with(valid, "nmae", "x"), nil, 422, "validation-failed", "nmae"},
+		{"unknown field", "POST", servers, with(valid, "nmae", "x"), nil, 422, "validation-failed", "nmae"}, //nolint:misspell // a deliberately misspelt field
 		{"unknown field in a version", "POST", servers, withVersion(valid, "urls", arr{}), nil, 422, "validation-failed", "urls"},
 		{"wrong type", "POST", servers, with(valid, "tags", "finance"), nil, 422, "validation-failed", "tags"},
 		{"wrong type in a version", "POST", servers, withVersion(valid, "tools", obj{}), nil, 422, "validation-failed", "versions.tools"},

@@ -74,7 +74,7 @@ func (c *contract) check(sent *http.Request, body []byte, r reply) error {
 			return fmt.Errorf("route: %w", err)
 		}
 		if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
-			return fmt.Errorf("the document has no operation for this request (%v), yet it was answered %d", err, r.Status)
+			return fmt.Errorf("the document has no operation for this request (%w), yet it was answered %d", err, r.Status)
 		}
 		return c.checkProblem(r)
 	}

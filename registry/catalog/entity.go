@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -196,8 +197,8 @@ func (s *Schema) ValidateFields(fields json.RawMessage) error {
 	if err == nil {
 		return nil
 	}
-	ve, ok := err.(*jsonschema.ValidationError)
-	if !ok {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
 		p.add("fields", "%s", firstLine(err.Error()))
 		return p.err()
 	}

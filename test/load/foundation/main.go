@@ -1,0 +1,254 @@
+// Command foundation measures the registry against the foundation issue's targets, through the real binary over
+// loopback: register p50 with N assets stored, list-page-of-500 p50 at N assets, start-up time and RSS at N assets.
+//
+//	go run ./test/load/foundation -n 10000
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "foundation:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	n := flag.Int("n", 10000, "assets to store")
+	workers := flag.Int("workers", 8, "concurrent registrations while loading")
+	samples := flag.Int("samples", 200, "timed requests per measurement")
+	flag.Parse()
+
+	tmp, err := os.MkdirTemp("", "mcpgw-foundation")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "mcpgw")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mcpgw/mcpgw/cmd/mcpgw").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %w\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "data")
+	tokOut, err := exec.Command(bin, "token", "--data-dir", data, "--subject", "bench", "--groups", "mcpgw-admins", "--ttl", "10h").Output()
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	tok := strings.TrimSpace(string(tokOut))
+
+	p, err := start(bin, data)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("loading %d servers with %d workers...\n", *n, *workers)
+	t0 := time.Now()
+	if err := load(p.base, tok, *n, *workers); err != nil {
+		p.stop()
+		return err
+	}
+	fmt.Printf("loaded in %s (%.0f registrations/s)\n", time.Since(t0).Round(time.Millisecond), float64(*n)/time.Since(t0).Seconds())
+
+	reg := make([]time.Duration, 0, *samples)
+	for i := range *samples {
+		d, err := timed(http.MethodPost, p.base+"/api/v1/servers", tok, server(fmt.Sprintf("bench/extra-%05d", i)), http.StatusCreated)
+		if err != nil {
+			p.stop()
+			return err
+		}
+		reg = append(reg, d)
+	}
+	list := make([]time.Duration, 0, *samples)
+	cursor := ""
+	for range *samples {
+		u := p.base + "/api/v1/servers?limit=500"
+		if cursor != "" {
+			u += "&cursor=" + cursor
+		}
+		start := time.Now()
+		var page struct {
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := get(u, tok, &page); err != nil {
+			p.stop()
+			return err
+		}
+		list = append(list, time.Since(start))
+		cursor = page.NextCursor
+	}
+	p.stop()
+
+	// Start-up at N assets: time from exec to /readyz answering 200, and RSS once ready and after a listing.
+	p2, err := start(bin, data)
+	if err != nil {
+		return err
+	}
+	var page struct{}
+	_ = get(p2.base+"/api/v1/servers?limit=500", tok, &page)
+	rss := rssKiB(p2.cmd.Process.Pid)
+	p2.stop()
+
+	fmt.Printf("\n| measure (%d servers stored) | value | target |\n|---|---|---|\n", *n)
+	fmt.Printf("| register p50 / p99 | %s / %s | p50 < 20 ms |\n", pct(reg, 50), pct(reg, 99))
+	fmt.Printf("| list page of 500 p50 / p99 | %s / %s | p50 < 10 ms |\n", pct(list, 50), pct(list, 99))
+	fmt.Printf("| start-up to ready | %s | < 5 s |\n", p2.ready.Round(time.Millisecond))
+	fmt.Printf("| RSS after start-up and a listing | %.0f MiB | < 500 MB |\n", float64(rss)/1024)
+	return nil
+}
+
+type proc struct {
+	cmd   *exec.Cmd
+	base  string
+	ready time.Duration
+	done  chan struct{}
+}
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func start(bin, data string) (*proc, error) {
+	addr := func() string {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		return l.Addr().String()
+	}
+	h := addr()
+	cmd := exec.Command(bin, "serve", "--data-dir", data, "--http-addr", h, "--xds-addr", addr(), "--authz-addr", addr(), "--log-level", "warn")
+	cmd.Stderr = os.Stderr
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, base: "http://" + h, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	for time.Since(t0) < 60*time.Second {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.ready = time.Since(t0)
+				return p, nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.stop()
+	return nil, errors.New("mcpgw did not become ready within 60s")
+}
+
+func server(name string) map[string]any {
+	return map[string]any{"name": name, "title": "Bench " + name, "description": "a server registered by the benchmark",
+		"tags": []string{"bench", "load"}, "versions": []map[string]any{{"version": "1.0.0", "transport": "streamable-http",
+			"url": "http://127.0.0.1:9/mcp", "tools": []map[string]any{
+				{"name": "get_thing", "description": "Read one thing", "inputSchema": map[string]any{"type": "object"}},
+				{"name": "put_thing", "description": "Write one thing"}}}}}
+}
+
+func load(base, tok string, n, workers int) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := timed(http.MethodPost, base+"/api/v1/servers", tok, server(fmt.Sprintf("bench/s-%05d", i)), http.StatusCreated); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	var err error
+loop:
+	for i := range n {
+		select {
+		case next <- i:
+		case err = <-errc:
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	return err
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+func timed(method, url, tok string, body any, want int) (time.Duration, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(t0)
+	if resp.StatusCode != want {
+		return 0, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, data)
+	}
+	return d, nil
+}
+
+func get(url, tok string, out any) error {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func pct(d []time.Duration, p int) string {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	v := s[min(len(s)-1, len(s)*p/100)]
+	return fmt.Sprintf("%.2f ms", float64(v.Microseconds())/1000)
+}
+
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
