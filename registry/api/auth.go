@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -23,6 +24,8 @@ func (s *Server) authenticate(c *gin.Context) {
 		p, err = s.opts.Auth.Verify(c.Request.Context(), raw)
 		if err == nil {
 			c.Set(ctxPrincipal, p)
+			// Mounted http.Handlers (the MCP endpoints) read the caller from the request context.
+			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), principalKey{}, p))
 			c.Next()
 			return
 		}
@@ -38,6 +41,14 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.Header("WWW-Authenticate", `Bearer realm="mcpgw", error="invalid_token"`)
 		writeProblem(c, probUnauthorized.with("the bearer token is not valid"))
 	}
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the caller the API authenticated, for handlers mounted with Mount (Public false).
+func PrincipalFrom(ctx context.Context) (identity.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(identity.Principal)
+	return p, ok
 }
 
 func principal(c *gin.Context) identity.Principal {
