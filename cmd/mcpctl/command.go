@@ -43,6 +43,7 @@ func rootCommand() *command {
 		resourceCommand(groupMappingKind()),
 		resourceCommand(clientMappingKind()),
 		auditCommand(),
+		searchCommand(),
 		authzCommand(),
 		versionCommand(),
 	}}

@@ -429,11 +429,35 @@ func (x *Index) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = 0
+		// Once a burst of changes is over, make the centring exact, so that results do not depend on the order in
+		// which the catalog was loaded.
+		settle := time.NewTimer(settleAfter)
 		select {
 		case <-ctx.Done():
+			settle.Stop()
 			return nil
 		case <-x.wake:
+			settle.Stop()
+		case <-settle.C:
+			x.settleCentre()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-x.wake:
+			}
 		}
+	}
+}
+
+// settleAfter is how long the vectors must stay unchanged before the mean is recomputed exactly.
+const settleAfter = 500 * time.Millisecond
+
+// settleCentre recomputes the mean exactly if vectors changed since it was.
+func (x *Index) settleCentre() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.vecs.stale() {
+		x.vecs.recentre(true)
 	}
 }
 
@@ -572,7 +596,7 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 			}
 			d.model = model.ID()
 		}
-		x.vecs.recentre()
+		x.vecs.recentre(false)
 		x.lastErr = nil
 		x.notifyLocked()
 		x.mu.Unlock()
@@ -611,6 +635,7 @@ func (x *Index) Flush(ctx context.Context) error {
 		ch, lastErr := x.progress, x.lastErr
 		x.mu.RUnlock()
 		if !busy {
+			x.settleCentre()
 			return nil
 		}
 		select {

@@ -222,21 +222,21 @@ const rescoreDepth = 50
 // lexicalDepth bounds the lexical list: below rank 200 an RRF contribution (1/(k+200)) no longer moves a result.
 const lexicalDepth = 200
 
-// pushTop keeps the best k scored items in h, a min-heap on score (ties: the higher slot is worse). Most pushes
-// of a long list lose to the heap's minimum and cost one comparison.
-func pushTop(h []scored, x scored, k int) []scored {
+// pushTop keeps the best k scored items in h, a min-heap on rank order (before). Most pushes of a long list lose
+// to the heap's minimum and cost one comparison.
+func (x *Index) pushTop(h []scored, it scored, k int) []scored {
 	if len(h) == k {
-		if k == 0 || !worse(h[0], x) {
+		if k == 0 || !x.before(it, h[0]) {
 			return h
 		}
-		h[0] = x
-		siftDown(h)
+		h[0] = it
+		x.siftDown(h)
 		return h
 	}
-	h = append(h, x)
+	h = append(h, it)
 	for i := len(h) - 1; i > 0; {
 		p := (i - 1) / 2
-		if !worse(h[i], h[p]) {
+		if !x.before(h[p], h[i]) {
 			break
 		}
 		h[i], h[p] = h[p], h[i]
@@ -245,15 +245,29 @@ func pushTop(h []scored, x scored, k int) []scored {
 	return h
 }
 
-func worse(a, b scored) bool { return a.score < b.score || a.score == b.score && a.slot > b.slot }
+// before reports whether a ranks before b: a higher score, or an equal score and an earlier (type, key), so that
+// rankings do not depend on the order documents were indexed in.
+func (x *Index) before(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.slot == b.slot {
+		return false
+	}
+	da, db := x.docs[a.slot].src, x.docs[b.slot].src
+	if da.typ != db.typ {
+		return typeIndex(da.typ) < typeIndex(db.typ)
+	}
+	return da.key < db.key
+}
 
-func siftDown(h []scored) {
+func (x *Index) siftDown(h []scored) {
 	for i := 0; ; {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && worse(h[l], h[m]) {
+		if l < len(h) && x.before(h[m], h[l]) {
 			m = l
 		}
-		if r < len(h) && worse(h[r], h[m]) {
+		if r < len(h) && x.before(h[m], h[r]) {
 			m = r
 		}
 		if m == i {
@@ -264,13 +278,16 @@ func siftDown(h []scored) {
 	}
 }
 
-// sortScored orders best first, ties by slot.
-func sortScored(l []scored) {
+// sortScored orders best first.
+func (x *Index) sortScored(l []scored) {
 	slices.SortFunc(l, func(a, b scored) int {
-		if c := cmp.Compare(b.score, a.score); c != 0 {
-			return c
+		switch {
+		case x.before(a, b):
+			return -1
+		case x.before(b, a):
+			return 1
 		}
-		return cmp.Compare(a.slot, b.slot)
+		return 0
 	})
 }
 
@@ -478,10 +495,10 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 			s.cov[slot] = got / total
 		}
 		if s.cov[slot] >= t.LexicalFloor {
-			s.lexical = pushTop(s.lexical, scored{slot: slot, score: s.bm25[slot]}, lexicalDepth)
+			s.lexical = x.pushTop(s.lexical, scored{slot: slot, score: s.bm25[slot]}, lexicalDepth)
 		}
 	}
-	sortScored(s.lexical)
+	x.sortScored(s.lexical)
 	return terms
 }
 
@@ -520,7 +537,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			score(slot)
 		}
 		for _, slot := range s.scoredC {
-			top = pushTop(top, scored{slot: slot, score: float64(s.cos[slot])}, depth)
+			top = x.pushTop(top, scored{slot: slot, score: float64(s.cos[slot])}, depth)
 		}
 	}
 	if !ann && !s.restrict {
@@ -531,7 +548,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			}
 			s.cos[slot] = s.dots[slot]
 			s.scoredC = append(s.scoredC, uint32(slot))
-			top = pushTop(top, scored{slot: uint32(slot), score: float64(s.dots[slot])}, depth)
+			top = x.pushTop(top, scored{slot: uint32(slot), score: float64(s.dots[slot])}, depth)
 		}
 	} else if !ann {
 		for slot := range x.docs {
@@ -539,7 +556,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 				n := len(s.scoredC)
 				score(uint32(slot))
 				if len(s.scoredC) > n {
-					top = pushTop(top, scored{slot: uint32(slot), score: float64(s.cos[slot])}, depth)
+					top = x.pushTop(top, scored{slot: uint32(slot), score: float64(s.cos[slot])}, depth)
 				}
 			}
 		}
@@ -547,7 +564,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 	// Stage two.
 	s.cands = s.cands[:0]
 	if len(top) > rescoreDepth {
-		sortScored(top)
+		x.sortScored(top)
 		top = top[:rescoreDepth]
 	}
 	for _, t := range top {
@@ -574,10 +591,10 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 		}
 		s.cos[slot] = best
 		if float64(best) >= x.tune.DenseFloor {
-			top = pushTop(top, scored{slot: slot, score: float64(best)}, depth)
+			top = x.pushTop(top, scored{slot: slot, score: float64(best)}, depth)
 		}
 	}
-	sortScored(top)
+	x.sortScored(top)
 	s.dense = top
 }
 

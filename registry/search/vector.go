@@ -42,7 +42,8 @@ type vectorStore struct {
 	meanSq   float32
 	vmu      []float32
 	invNorm  []float32
-	centredN int // vectors in use when the mean was computed
+	centredN int  // vectors in use when the mean was computed
+	changed  bool // vectors were added or removed since
 
 	exactBelow int
 	efSearch   int
@@ -79,6 +80,7 @@ func (s *vectorStore) add(v []float32, owner int) int32 {
 	}
 	s.used[id] = true
 	s.n++
+	s.changed = true
 	s.centre(id)
 	if owner >= 0 {
 		s.owner[id] = uint32(owner) + 1
@@ -107,6 +109,7 @@ func (s *vectorStore) remove(id int32) {
 	u := uint32(id)
 	s.used[u] = false
 	s.n--
+	s.changed = true
 	if o := s.owner[u]; o != 0 {
 		s.docs--
 		s.owner[u] = 0
@@ -124,13 +127,14 @@ func (s *vectorStore) remove(id int32) {
 	s.free = append(s.free, u)
 }
 
-// recentre recomputes the mean when the number of vectors changed by more than a tenth since it was last
-// computed (the mean of thousands of vectors moves slowly; recomputing costs one pass over the slab).
-func (s *vectorStore) recentre() {
-	if s.dim == 0 || s.n == 0 {
+// recentre recomputes the mean of the vectors in use when it is stale: always when exact is set, otherwise only
+// when their number changed by more than a tenth since it was computed (during a bulk load, where every batch would
+// otherwise pay a pass over the slab). The index makes it exact once the load is over (settleCentre).
+func (s *vectorStore) recentre(exact bool) {
+	if s.dim == 0 || s.n == 0 || s.mean != nil && s.n == s.centredN && !s.changed {
 		return
 	}
-	if s.mean != nil && abs(s.n-s.centredN)*10 < s.centredN {
+	if s.mean != nil && !exact && abs(s.n-s.centredN)*10 < s.centredN {
 		return
 	}
 	sum := make([]float64, s.dim)
@@ -146,13 +150,16 @@ func (s *vectorStore) recentre() {
 		s.mean[i] = float32(sum[i] / float64(s.n))
 	}
 	s.meanSq = dot(s.mean, s.mean)
-	s.centredN = s.n
+	s.centredN, s.changed = s.n, false
 	for id, u := range s.used {
 		if u {
 			s.centre(uint32(id))
 		}
 	}
 }
+
+// stale reports whether the mean no longer is that of the vectors in use.
+func (s *vectorStore) stale() bool { return s.n > 0 && (s.mean == nil || s.changed) }
 
 // centre computes v·μ and 1/|v−μ| for one vector.
 func (s *vectorStore) centre(id uint32) {
