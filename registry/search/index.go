@@ -53,6 +53,12 @@ type Index struct {
 	lastErr  error
 
 	scratch sync.Pool
+
+	// slots changes whenever a slot is assigned or freed: the visibility bitmaps in allowCache are valid for one
+	// value of it.
+	slots      uint64
+	allowMu    sync.Mutex
+	allowCache map[any]*allowSet
 }
 
 // doc is one indexed asset.
@@ -107,7 +113,7 @@ func New(opts Options) (*Index, error) {
 	x := &Index{
 		opts: opts, tune: opts.Tuning, log: opts.Logger.With("component", "search"),
 		byKey: map[catalog.Kind]map[string]uint32{}, lex: newLexicon(), names: map[string][]uint32{},
-		etypes: map[string]*catalog.EntityType{}, pending: map[uint32]bool{},
+		etypes: map[string]*catalog.EntityType{}, pending: map[uint32]bool{}, allowCache: map[any]*allowSet{},
 		progress: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	for _, k := range indexedKinds {
@@ -215,6 +221,7 @@ func (x *Index) putLocked(o catalog.Object, force bool) {
 			x.meta = append(x.meta, docMeta{})
 		}
 		x.byKey[src.kind][src.key] = slot
+		x.slots++
 	}
 	d := &doc{src: src, obj: o, hash: src.textHash(), vec: -1}
 	var fields [numFields][]string
@@ -307,6 +314,7 @@ func (x *Index) removeLocked(kind catalog.Kind, key string) {
 	delete(x.pending, slot)
 	x.docs[slot] = nil
 	x.meta[slot] = docMeta{}
+	x.slots++
 	x.free = append(x.free, slot)
 }
 

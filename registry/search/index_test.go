@@ -543,3 +543,44 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// setVisible is a comparable (pointer) visible set, like the registry's access sets, so the index caches its bitmap.
+type setVisible struct{ servers []string }
+
+func (s *setVisible) Sees(k catalog.Kind, key string) bool {
+	return k == catalog.KindServer && slices.Contains(s.servers, key)
+}
+func (s *setVisible) Keys(k catalog.Kind) []string {
+	if k == catalog.KindServer {
+		return s.servers
+	}
+	return []string{}
+}
+func (*setVisible) Tools(string) func(string) bool { return nil }
+
+func TestVisibilityCache(t *testing.T) {
+	// Invariant: a cached visible-set bitmap never outlives the slots it was built for: an asset the set names
+	// that is indexed (or removed) after the first query is found (or not found) by the next one.
+	x := newIndex(t, search.Options{})
+	x.Load(fixture(t))
+	flush(t, x)
+	v := &setVisible{servers: []string{"platform/hermes", "corp/wiki"}}
+	if r := find(t, x, "knowledge base articles", v); len(r.Results) != 0 {
+		t.Fatalf("before the wiki exists: %v", names(r))
+	}
+	if r := find(t, x, "hermes event bus", v); len(r.Results) == 0 {
+		t.Fatal("visible hermes not found")
+	}
+	kb := server(t, "corp/wiki", "Wiki", "Search the company knowledge base articles.", "search_articles:Full-text search.")
+	x.Apply([]view.Event{{Kind: catalog.KindServer, Key: kb.Name, New: kb}})
+	if r := find(t, x, "knowledge base articles", v); len(r.Results) == 0 || r.Results[0].Name != "corp/wiki" {
+		t.Fatalf("after the wiki was added: %v", names(r))
+	}
+	x.Apply([]view.Event{{Kind: catalog.KindServer, Key: "platform/hermes", Old: fixture(t)[0]}})
+	if r := find(t, x, "hermes event bus", v); slices.Contains(names(r), "server platform/hermes") {
+		t.Fatalf("after hermes was removed: %v", names(r))
+	}
+	if r := find(t, x, "rotate credentials", v); len(r.Results) != 0 {
+		t.Fatalf("invisible vault found: %v", names(r))
+	}
+}

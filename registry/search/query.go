@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -147,12 +148,13 @@ type scratch struct {
 	cov      []float64 // by slot: coverage, for touched slots
 	cos      []float32 // by slot: centred cosine; NaN when not scored
 	touched  []uint32
-	allow    []uint64 // visibility bitmap by slot, when the caller is restricted
 	lexical  []scored
 	dense    []scored
-	scoredC  []uint32  // slots whose cosine was computed
-	dots     []float32 // by slot: an exact scan's centred cosines
-	restrict bool      // the caller sees part of the catalog (allow is in use)
+	scoredC  []uint32        // slots whose cosine was computed
+	dots     []float32       // by slot: an exact scan's centred cosines
+	subDone  map[uint32]bool // slots stage two has re-scored
+	vals     []float64       // selectTop's working memory
+	restrict bool            // the caller sees part of the catalog (allow is in use)
 	cands    []uint32
 	expand   []expansion
 	fused    map[uint32]*fusedDoc
@@ -178,7 +180,7 @@ var nan32 = float32(math.NaN())
 func (x *Index) getScratch(slots int) *scratch {
 	s, _ := x.scratch.Get().(*scratch)
 	if s == nil {
-		s = &scratch{fused: map[uint32]*fusedDoc{}}
+		s = &scratch{fused: map[uint32]*fusedDoc{}, subDone: map[uint32]bool{}}
 	}
 	if cap(s.bm25) < slots {
 		s.bm25 = make([]float64, slots)
@@ -203,6 +205,7 @@ func (x *Index) putScratch(s *scratch) {
 	}
 	s.touched, s.scoredC, s.cands = s.touched[:0], s.scoredC[:0], s.cands[:0]
 	s.restrict = false
+	clear(s.subDone)
 	s.lexical, s.dense, s.expand = s.lexical[:0], s.dense[:0], s.expand[:0]
 	clear(s.fused)
 	s.fusedBuf = s.fusedBuf[:0]
@@ -222,27 +225,62 @@ const rescoreDepth = 50
 // lexicalDepth bounds the lexical list: below rank 200 an RRF contribution (1/(k+200)) no longer moves a result.
 const lexicalDepth = 200
 
-// pushTop keeps the best k scored items in h, a min-heap on rank order (before). Most pushes of a long list lose
-// to the heap's minimum and cost one comparison.
-func (x *Index) pushTop(h []scored, it scored, k int) []scored {
-	if len(h) == k {
-		if k == 0 || !x.before(it, h[0]) {
-			return h
+// selectTop returns the best k items of l, best first (reusing l's memory). It finds the k-th best score by a
+// quickselect over the bare scores (expected linear time, primitive comparisons, three-way partitions so that ties
+// cost nothing), keeps the items at or above it, and sorts only those.
+func (x *Index) selectTop(l []scored, k int, vals []float64) ([]scored, []float64) {
+	if len(l) > k {
+		vals = vals[:0]
+		for _, it := range l {
+			vals = append(vals, it.score)
 		}
-		h[0] = it
-		x.siftDown(h)
-		return h
-	}
-	h = append(h, it)
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !x.before(h[p], h[i]) {
-			break
+		thr := kthLargest(vals, k)
+		kept := l[:0]
+		for _, it := range l {
+			if it.score >= thr {
+				kept = append(kept, it)
+			}
 		}
-		h[i], h[p] = h[p], h[i]
-		i = p
+		l = kept
 	}
-	return h
+	x.sortScored(l)
+	if len(l) > k {
+		l = l[:k]
+	}
+	return l, vals
+}
+
+// kthLargest returns the k-th largest value of v (1-based), reordering v.
+func kthLargest(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	want := k - 1
+	for lo < hi {
+		p := v[lo+(hi-lo)/2]
+		// Three-way partition, descending: [lo,lt) > p, [lt,gt] == p, (gt,hi] < p.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch {
+			case v[i] > p:
+				v[lt], v[i] = v[i], v[lt]
+				lt++
+				i++
+			case v[i] < p:
+				v[i], v[gt] = v[gt], v[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case want < lt:
+			hi = lt - 1
+		case want > gt:
+			lo = gt + 1
+		default:
+			return p
+		}
+	}
+	return v[want]
 }
 
 // before reports whether a ranks before b: a higher score, or an equal score and an earlier (type, key), so that
@@ -259,23 +297,6 @@ func (x *Index) before(a, b scored) bool {
 		return typeIndex(da.typ) < typeIndex(db.typ)
 	}
 	return da.key < db.key
-}
-
-func (x *Index) siftDown(h []scored) {
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && x.before(h[m], h[l]) {
-			m = l
-		}
-		if r < len(h) && x.before(h[m], h[r]) {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
 }
 
 // sortScored orders best first.
@@ -375,43 +396,73 @@ func (x *Index) filter(q Query, v Visibility, s *scratch) func(slot uint32) bool
 	for _, st := range q.Statuses {
 		statuses[statusIndex(st)] = true
 	}
-	// A restricted caller's visible keys become a bitmap over slots; an unrestricted kind needs no test.
-	var restricted [4]bool
-	anyRestricted := false
-	for i, t := range Types {
-		if !types[i] {
-			continue
-		}
-		keys := v.Keys(kindOf(t))
-		if keys == nil {
-			continue
-		}
-		if !anyRestricted {
-			n := (len(x.docs) + 63) / 64
-			if cap(s.allow) < n {
-				s.allow = make([]uint64, n)
-			}
-			s.allow = s.allow[:n]
-			clear(s.allow)
-			anyRestricted = true
-			s.restrict = true
-		}
-		restricted[i] = true
-		m := x.byKey[kindOf(t)]
-		for _, k := range keys {
-			if slot, ok := m[k]; ok {
-				s.allow[slot/64] |= 1 << (slot % 64)
-			}
-		}
-	}
+	a := x.allowed(v)
+	s.restrict = a != nil && a.any
 	meta := x.meta
 	return func(slot uint32) bool {
 		m := meta[slot]
 		if !m.live || !types[m.typ] || !statuses[m.status] {
 			return false
 		}
-		return !restricted[m.typ] || s.allow[slot/64]&(1<<(slot%64)) != 0
+		return a == nil || !a.restricted[m.typ] || a.bits[slot/64]&(1<<(slot%64)) != 0
 	}
+}
+
+// allowSet is a caller's visible set as a bitmap over slots, for the kinds where the caller is restricted.
+type allowSet struct {
+	slots      uint64
+	any        bool
+	restricted [4]bool
+	bits       []uint64
+}
+
+// maxAllowCache bounds the cached bitmaps (one per distinct visible set in use: callers with the same effective
+// scopes share one).
+const maxAllowCache = 256
+
+// allowed returns v's bitmap (nil when v sees everything). Bitmaps are cached per visible set (the registry's access
+// control hands callers with the same scopes the same immutable set) while no slot is assigned or freed, so a
+// restricted caller pays for its visible keys once, not per query. The read lock is held.
+func (x *Index) allowed(v Visibility) *allowSet {
+	cacheable := v != nil && reflect.TypeOf(v).Comparable()
+	if cacheable {
+		x.allowMu.Lock()
+		a := x.allowCache[v]
+		x.allowMu.Unlock()
+		if a != nil && a.slots == x.slots {
+			return a
+		}
+	}
+	a := &allowSet{slots: x.slots}
+	for i, t := range Types {
+		keys := v.Keys(kindOf(t))
+		if keys == nil {
+			continue
+		}
+		if !a.any {
+			a.bits = make([]uint64, (len(x.docs)+63)/64)
+			a.any = true
+		}
+		a.restricted[i] = true
+		m := x.byKey[kindOf(t)]
+		for _, k := range keys {
+			if slot, ok := m[k]; ok {
+				a.bits[slot/64] |= 1 << (slot % 64)
+			}
+		}
+	}
+	if !a.any {
+		a = nil
+	}
+	if cacheable {
+		x.allowMu.Lock()
+		if len(x.allowCache) >= maxAllowCache {
+			clear(x.allowCache)
+		}
+		x.allowCache[v] = a
+		x.allowMu.Unlock()
+	}
+	return a
 }
 
 func typeIndex(t Type) int {
@@ -495,10 +546,10 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 			s.cov[slot] = got / total
 		}
 		if s.cov[slot] >= t.LexicalFloor {
-			s.lexical = x.pushTop(s.lexical, scored{slot: slot, score: s.bm25[slot]}, lexicalDepth)
+			s.lexical = append(s.lexical, scored{slot: slot, score: s.bm25[slot]})
 		}
 	}
-	x.sortScored(s.lexical)
+	s.lexical, s.vals = x.selectTop(s.lexical, lexicalDepth, s.vals)
 	return terms
 }
 
@@ -537,7 +588,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			score(slot)
 		}
 		for _, slot := range s.scoredC {
-			top = x.pushTop(top, scored{slot: slot, score: float64(s.cos[slot])}, depth)
+			top = append(top, scored{slot: slot, score: float64(s.cos[slot])})
 		}
 	}
 	if !ann && !s.restrict {
@@ -548,7 +599,7 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			}
 			s.cos[slot] = s.dots[slot]
 			s.scoredC = append(s.scoredC, uint32(slot))
-			top = x.pushTop(top, scored{slot: uint32(slot), score: float64(s.dots[slot])}, depth)
+			top = append(top, scored{slot: uint32(slot), score: float64(s.dots[slot])})
 		}
 	} else if !ann {
 		for slot := range x.docs {
@@ -556,31 +607,25 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 				n := len(s.scoredC)
 				score(uint32(slot))
 				if len(s.scoredC) > n {
-					top = x.pushTop(top, scored{slot: uint32(slot), score: float64(s.cos[slot])}, depth)
+					top = append(top, scored{slot: uint32(slot), score: float64(s.cos[slot])})
 				}
 			}
 		}
 	}
+	top, s.vals = x.selectTop(top, depth, s.vals)
 	// Stage two.
 	s.cands = s.cands[:0]
-	if len(top) > rescoreDepth {
-		x.sortScored(top)
-		top = top[:rescoreDepth]
-	}
-	for _, t := range top {
-		s.cands = append(s.cands, t.slot)
+	for i := 0; i < len(top) && i < rescoreDepth; i++ {
+		s.cands = append(s.cands, top[i].slot)
 	}
 	for i := 0; i < len(s.lexical) && i < rescoreDepth; i++ {
 		s.cands = append(s.cands, s.lexical[i].slot)
 	}
 	s.cands = append(s.cands, nameSlots...)
-	slices.Sort(s.cands)
-	s.cands = slices.Compact(s.cands)
-	top = top[:0]
 	for _, slot := range s.cands {
 		score(slot)
 		d := x.docs[slot]
-		if d.vec < 0 {
+		if d.vec < 0 || s.rescored(slot) {
 			continue
 		}
 		best := s.cos[slot]
@@ -590,12 +635,20 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			}
 		}
 		s.cos[slot] = best
-		if float64(best) >= x.tune.DenseFloor {
-			top = x.pushTop(top, scored{slot: slot, score: float64(best)}, depth)
+	}
+	// The dense list: the head of stage one and the re-scored documents, by their (possibly raised) cosine.
+	for _, t := range top {
+		s.cands = append(s.cands, t.slot)
+	}
+	slices.Sort(s.cands)
+	s.cands = slices.Compact(s.cands)
+	top = top[:0]
+	for _, slot := range s.cands {
+		if c := s.cos[slot]; float64(c) >= x.tune.DenseFloor { // NaN (no vector) fails too
+			top = append(top, scored{slot: slot, score: float64(c)})
 		}
 	}
-	x.sortScored(top)
-	s.dense = top
+	s.dense, s.vals = x.selectTop(top, depth, s.vals)
 }
 
 // admitted counts the documents allow admits (the HNSW path only: catalogs of tens of thousands).
@@ -607,6 +660,15 @@ func (x *Index) admitted(allow func(uint32) bool) int {
 		}
 	}
 	return n
+}
+
+// rescored marks slot as re-scored against its parts and reports whether it already was.
+func (s *scratch) rescored(slot uint32) bool {
+	if s.subDone[slot] {
+		return true
+	}
+	s.subDone[slot] = true
+	return false
 }
 
 // evidence is how strongly a document answers the query on its own: its coverage plus its centred cosine.
