@@ -68,12 +68,11 @@ func nodeClient(t *testing.T) string {
 
 // testTypeScriptSDK runs the official TypeScript SDK (pinned in test/e2e/ts/package-lock.json) against a
 // session-based server through the gateway.
-func testTypeScriptSDK(t *testing.T, g *gateway) {
+func testTypeScriptSDK(t *testing.T, g *gateway, carol string) {
 	// Invariant: the TypeScript SDK over Streamable HTTP gets what the Go SDK gets: 401 with the JSON-RPC error
 	// without a token; with a Hydra token a 2025-11-25 session, the tools, get_balance's result, a JSON-RPC 403
 	// (-32003) for transfer, and the session still usable after it.
 	node := nodeClient(t)
-	carol := g.userToken(t, "carol", "finance")
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "client.mjs")
