@@ -45,8 +45,9 @@ type Control struct {
 	log    *slog.Logger
 	admin  policy.Data // AdminGroups/AdminScope settings merged into every data push
 
-	mu    sync.Mutex
-	cache map[string]*entry // by effective scope set
+	mu     sync.Mutex
+	cache  map[string]*entry   // by effective scope set
+	scopes map[string][]string // caller profile -> effective scopes, until the access data change
 	group singleflight.Group
 	evMu  sync.Mutex // serialises incremental updates
 }
@@ -75,7 +76,8 @@ func New(engine Engine, cat Catalog, opts Options) *Control {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Control{engine: engine, cat: cat, log: log.With("component", "access"),
-		admin: policy.Data{AdminGroups: opts.AdminGroups, AdminScope: opts.AdminScope}, cache: map[string]*entry{}}
+		admin: policy.Data{AdminGroups: opts.AdminGroups, AdminScope: opts.AdminScope}, cache: map[string]*entry{},
+		scopes: map[string][]string{}}
 }
 
 // Listener returns a view listener that pushes scope and mapping changes into the policy data at once, so that
@@ -152,8 +154,44 @@ func (c *Control) pushData(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.cache = map[string]*entry{}
+	c.scopes = map[string][]string{}
 	c.mu.Unlock()
 	return nil
+}
+
+// profileKey identifies what effective scopes depend on: issuer, client id, groups and token scopes.
+func profileKey(p policy.Principal) string {
+	var b strings.Builder
+	for _, part := range [][]string{{p.Issuer, p.ClientID}, p.Groups, p.Scopes} {
+		for _, s := range part {
+			b.WriteString(s)
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
+}
+
+// effectiveScopes asks the policy once per caller profile until the access data change.
+func (c *Control) effectiveScopes(ctx context.Context, p policy.Principal) ([]string, error) {
+	k := profileKey(p)
+	c.mu.Lock()
+	sc, ok := c.scopes[k]
+	c.mu.Unlock()
+	if ok {
+		return sc, nil
+	}
+	sc, err := c.engine.EffectiveScopes(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.scopes) >= 4*maxCached {
+		clear(c.scopes)
+	}
+	c.scopes[k] = sc
+	c.mu.Unlock()
+	return sc, nil
 }
 
 // Data converts the catalog's scopes and mappings into the policy's data.
@@ -291,13 +329,20 @@ func (s *Set) Keys(kind catalog.Kind) []string {
 }
 
 // Tools implements api.Visible.
-func (s *Set) Tools(server string) func(string) bool {
+func (s *Set) Tools(server string) func(string) bool { return s.callable(catalog.KindServer, server) }
+
+// VirtualTools filters the exposed tools of a visible virtual server to those the caller may call; nil keeps all.
+func (s *Set) VirtualTools(name string) func(string) bool {
+	return s.callable(catalog.KindVirtualServer, name)
+}
+
+func (s *Set) callable(kind catalog.Kind, key string) func(string) bool {
 	if s.admin {
 		return nil
 	}
 	var ts toolSet
-	if ks := s.kinds[catalog.KindServer]; ks != nil {
-		ts = ks.tools[server]
+	if ks := s.kinds[kind]; ks != nil {
+		ts = ks.tools[key]
 	}
 	if ts.full {
 		return nil
@@ -367,7 +412,7 @@ func (s *Set) with(kind catalog.Kind, key string, va *policy.VisibleAsset, obj c
 // ForPolicy returns the caller's visible set. Callers with the same effective scopes share one; an admin's is
 // known without evaluating anything.
 func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, error) {
-	scopes, err := c.engine.EffectiveScopes(ctx, p)
+	scopes, err := c.effectiveScopes(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("decide visibility: %w", err)
 	}

@@ -161,14 +161,11 @@ func (s *Server) list(c *gin.Context, r resource) {
 	page.Keys = v.Keys(r.kind)
 	page.Match = func(o catalog.Object) bool { return (page.Keys != nil || v.Sees(r.kind, o.Key())) && match(o) }
 	items, more := s.opts.View.List(r.kind, page)
-	out := listResponse{Items: make([]any, len(items))}
-	for i, o := range items {
-		out.Items[i] = render(v, o)
-	}
+	next := ""
 	if more {
-		out.NextCursor = encodeCursor(items[len(items)-1].Key())
+		next = encodeCursor(items[len(items)-1].Key())
 	}
-	c.JSON(http.StatusOK, out)
+	s.writeList(c, v, items, next)
 }
 
 func pageFromQuery(c *gin.Context) (view.Page, bool) {
@@ -319,7 +316,7 @@ func (s *Server) get(c *gin.Context, r resource) {
 		return
 	}
 	c.Header("ETag", etag)
-	c.JSON(http.StatusOK, render(v, o))
+	s.writeObject(c, http.StatusOK, v, o)
 }
 
 func etagOf(o catalog.Object) string { return `"` + strconv.FormatInt(o.Metadata().Rev, 10) + `"` }
@@ -416,7 +413,7 @@ func (s *Server) respondObject(c *gin.Context, status int, o catalog.Object) {
 	if !ok {
 		return
 	}
-	c.JSON(status, render(v, o))
+	s.writeObject(c, status, v, o)
 }
 
 func (s *Server) replace(c *gin.Context, r resource) {

@@ -87,9 +87,10 @@ type Mount struct {
 
 // Server is the REST API.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	gin  *gin.Engine
+	opts     Options
+	log      *slog.Logger
+	gin      *gin.Engine
+	rendered renderCache
 }
 
 // DefaultMaxBody is the default request body limit.
@@ -108,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, log: log.With("component", "api")}
+	opts.View.AddListener(s.rendered.listener())
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
 	g.HandleMethodNotAllowed = true

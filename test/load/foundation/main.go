@@ -81,15 +81,20 @@ func run() error {
 		if cursor != "" {
 			u += "&cursor=" + cursor
 		}
-		start := time.Now()
 		var page struct {
 			NextCursor string `json:"next_cursor"`
 		}
-		if err := get(u, tok, &page); err != nil {
+		// The latency is the time to receive the whole page; decoding it is the client's cost, not the server's.
+		d, body, err := fetch(u, tok)
+		if err != nil {
 			p.stop()
 			return err
 		}
-		list = append(list, time.Since(start))
+		list = append(list, d)
+		if err := json.Unmarshal(body, &page); err != nil {
+			p.stop()
+			return err
+		}
 		cursor = page.NextCursor
 	}
 	p.stop()
@@ -216,6 +221,27 @@ func timed(method, url, tok string, body any, want int) (time.Duration, error) {
 		return 0, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, data)
 	}
 	return d, nil
+}
+
+// fetch times one GET until its whole body has arrived.
+func fetch(url, tok string) (time.Duration, []byte, error) {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, nil, fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return d, body, nil
 }
 
 func get(url, tok string, out any) error {
