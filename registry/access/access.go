@@ -48,8 +48,8 @@ type Control struct {
 	mu     sync.Mutex
 	cache  map[string]*entry   // by effective scope set
 	scopes map[string][]string // caller profile -> effective scopes, until the access data change
-	group singleflight.Group
-	evMu  sync.Mutex // serialises incremental updates
+	group  singleflight.Group
+	evMu   sync.Mutex // serialises incremental updates
 }
 
 // entry is a cached visible set and a caller it was computed for (any caller with the same effective scopes).
