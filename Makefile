@@ -42,6 +42,10 @@ test-policy: $(BIN)/opa
 test-go:
 	MCPGW_HYDRA_BIN=$(BIN)/hydra $(GO) test -race -timeout 12m ./...
 
+e2e: $(BIN)/hydra ## the gateway end to end: mcpgw, the test data plane, Hydra, the Go and TypeScript MCP SDKs
+	@if [ ! -d test/e2e/ts/node_modules ] && command -v npm >/dev/null; then npm ci --prefix test/e2e/ts --no-audit --no-fund; fi
+	MCPGW_HYDRA_BIN=$(BIN)/hydra $(GO) test -race -count=1 -timeout 10m ./test/e2e/ ./test/dataplane/ ./test/mcpserver/
+
 lint: $(BIN)/golangci-lint ## gofmt, go vet and golangci-lint (with depguard keeping frameworks out of domain packages)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
