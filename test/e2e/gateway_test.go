@@ -290,9 +290,13 @@ func TestGateway(t *testing.T) {
 			// a closed session reconnects here, as a client would (docs/gateway.md, "Client notes").
 			if err := pollUntil(2*time.Second, func() bool {
 				if last = find(); errors.Is(last, mcp.ErrConnectionClosed) && strings.Contains(last.Error(), "client is closing") {
-					if cs, err = g.connect(t, "/mcp/hr/directory", alice, "", nil); err == nil {
-						last = find()
+					fresh, cerr := g.connect(t, "/mcp/hr/directory", alice, "", nil)
+					if cerr != nil {
+						last = cerr
+						return false
 					}
+					cs = fresh
+					last = find()
 				}
 				return last == nil
 			}); err != nil {
