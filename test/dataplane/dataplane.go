@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"maps"
 	"net"
@@ -85,7 +86,8 @@ type DataPlane struct {
 	changed chan struct{}
 	conns   map[string]*grpc.ClientConn
 
-	logMu sync.Mutex
+	logMu    sync.Mutex
+	proxyLog *log.Logger // the reverse proxy's errors, at debug level
 	// baseCtx is Run's context without its cancellation, for draining listeners past an update.
 	baseCtx context.Context
 }
@@ -111,6 +113,7 @@ func New(cfg Config) (*DataPlane, error) {
 	}
 	d := &DataPlane{cfg: cfg, log: log.With("component", "dataplane"), servers: map[string]*server{},
 		changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{}}
+	d.proxyLog = slog.NewLogLogger(d.log.Handler(), slog.LevelDebug)
 	if err := d.fromBootstrap(cfg.Bootstrap); err != nil {
 		return nil, fmt.Errorf("new data plane: %w", err)
 	}

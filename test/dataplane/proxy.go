@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -239,7 +238,7 @@ func (d *DataPlane) route(h *hcmConfig, st *state, w *responseRecorder, r *http.
 	proxy := &httputil.ReverseProxy{
 		Transport:     up.socket.transport,
 		FlushInterval: -1, // stream: every write of the upstream reaches the client at once (SSE)
-		ErrorLog:      slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+		ErrorLog:      d.proxyLog,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			u, _ := url.Parse(target)
 			pr.Out.URL.Scheme, pr.Out.URL.Host = scheme, up.addr
