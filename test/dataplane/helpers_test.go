@@ -50,7 +50,7 @@ var (
 	ca     testCA
 )
 
-func theTestCA(t *testing.T) testCA {
+func theTestCA(t testing.TB) testCA {
 	t.Helper()
 	caOnce.Do(func() {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -77,10 +77,10 @@ func theTestCA(t *testing.T) testCA {
 	return ca
 }
 
-func testCAPEM(t *testing.T) []byte { return theTestCA(t).pem }
+func testCAPEM(t testing.TB) []byte { return theTestCA(t).pem }
 
 // testLogger sends logs to t.Log until the test ends.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	w := &testWriter{t: t}
 	t.Cleanup(func() {
 		w.mu.Lock()
@@ -92,7 +92,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type testWriter struct {
 	mu   sync.Mutex
-	t    *testing.T
+	t    testing.TB
 	done bool
 }
 
@@ -155,7 +155,7 @@ func (f *fakeAuthz) requests() []*authv3.CheckRequest {
 // harness runs a data plane against go-control-plane's ADS server fed by mcpgw's own translator, a fake ext_authz
 // service and a registry stand-in.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	cache    cachev3.SnapshotCache
 	version  int
 	authz    *fakeAuthz
@@ -167,7 +167,7 @@ type harness struct {
 	registry *http.ServeMux
 }
 
-func serveGRPC(t *testing.T, register func(*grpc.Server)) string {
+func serveGRPC(t testing.TB, register func(*grpc.Server)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -180,7 +180,7 @@ func serveGRPC(t *testing.T, register func(*grpc.Server)) string {
 	return l.Addr().String()
 }
 
-func freePort(t *testing.T) uint32 {
+func freePort(t testing.TB) uint32 {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,7 +190,7 @@ func freePort(t *testing.T) uint32 {
 	return uint32(l.Addr().(*net.TCPAddr).Port)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, cache: cachev3.NewSnapshotCache(false, cachev3.IDHash{}, nil), port: freePort(t),
@@ -239,7 +239,7 @@ func newHarness(t *testing.T) *harness {
 }
 
 // servers decodes catalog servers from JSON, as the registry API would.
-func servers(t *testing.T, docs ...string) []*catalog.Server {
+func servers(t testing.TB, docs ...string) []*catalog.Server {
 	t.Helper()
 	var out []*catalog.Server
 	for _, d := range docs {
