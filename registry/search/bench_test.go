@@ -96,7 +96,7 @@ func BenchmarkSearch(b *testing.B) {
 // BenchmarkDense compares exact dense search with the HNSW graph at catalog sizes around the default
 // ExactBelow, and reports the graph's recall of the exact top ten (recall@10).
 func BenchmarkDense(b *testing.B) {
-	for _, n := range []int{1000, 3000, 10000} {
+	for _, n := range []int{1000, 3000, 7000} {
 		exact, _ := benchIndex(b, n, search.Options{ExactBelow: 1 << 30})
 		ann, _ := benchIndex(b, n, search.Options{ExactBelow: 1})
 		queries := eval.SyntheticQueries(200, 3)

@@ -154,7 +154,7 @@ type scratch struct {
 	dots     []float32       // by slot: an exact scan's centred cosines
 	subDone  map[uint32]bool // slots stage two has re-scored
 	vals     []float64       // selectTop's working memory
-	restrict bool            // the caller sees part of the catalog (allow is in use)
+	restrict bool            // the caller sees a small part of the catalog: score visible documents one by one
 	cands    []uint32
 	expand   []expansion
 	fused    map[uint32]*fusedDoc
@@ -397,7 +397,9 @@ func (x *Index) filter(q Query, v Visibility, s *scratch) func(slot uint32) bool
 		statuses[statusIndex(st)] = true
 	}
 	a := x.allowed(v)
-	s.restrict = a != nil && a.any
+	// A caller who sees a quarter of the catalog or more is served by the full scan (one matrix-vector product,
+	// invisible documents dropped before any ranking); below that, a dot product per visible document is cheaper.
+	s.restrict = a != nil && a.any && a.count*4 < len(x.docs)
 	meta := x.meta
 	return func(slot uint32) bool {
 		m := meta[slot]
@@ -414,6 +416,7 @@ type allowSet struct {
 	any        bool
 	restricted [4]bool
 	bits       []uint64
+	count      int // slots set
 }
 
 // maxAllowCache bounds the cached bitmaps (one per distinct visible set in use: callers with the same effective
@@ -448,6 +451,7 @@ func (x *Index) allowed(v Visibility) *allowSet {
 		for _, k := range keys {
 			if slot, ok := m[k]; ok {
 				a.bits[slot/64] |= 1 << (slot % 64)
+				a.count++
 			}
 		}
 	}
