@@ -208,13 +208,13 @@ func startRegistry(ctx context.Context, stderr io.Writer) (*registry, error) {
 	if err := app.Parse(fs, []string{"--data-dir", dir, "--mongodb-uri=", "--http-addr=", "--gateway=false",
 		"--identity-config=", "--policy-dir=", "--public-url", "http://127.0.0.1", "--log-level", "error",
 		"--feed-interval", "50ms"}); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	a, err := app.New(ctx, &cfg, app.Parts{Registry: true}, log)
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start registry: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -223,8 +223,10 @@ func startRegistry(ctx context.Context, stderr io.Writer) (*registry, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cancel()
-		<-ran
-		os.RemoveAll(dir)
+		if rerr := <-ran; rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	hs := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -232,8 +234,10 @@ func startRegistry(ctx context.Context, stderr io.Writer) (*registry, error) {
 	r := &registry{app: a, url: "http://" + l.Addr().String(), stop: func() {
 		_ = hs.Close()
 		cancel()
-		<-ran
-		os.RemoveAll(dir)
+		if err := <-ran; err != nil {
+			log.Error("the in-process registry stopped with an error", "err", err)
+		}
+		_ = os.RemoveAll(dir)
 	}}
 	if r.token, err = a.Dev.Issue("mcpctl-search", []string{policy.DefaultAdminGroup}, time.Hour); err == nil {
 		r.client, err = client.New(r.url, client.WithToken(r.token))

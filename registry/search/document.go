@@ -45,20 +45,6 @@ func kindOf(t Type) catalog.Kind {
 	return catalog.KindEntity
 }
 
-func typeOf(k catalog.Kind) (Type, bool) {
-	switch k {
-	case catalog.KindServer:
-		return TypeServer, true
-	case catalog.KindAgent:
-		return TypeAgent, true
-	case catalog.KindSkill:
-		return TypeSkill, true
-	case catalog.KindEntity:
-		return TypeEntity, true
-	}
-	return "", false
-}
-
 // field is a lexical field of a document. Each has its own weight and length normalisation (BM25F).
 type field uint8
 

@@ -51,6 +51,7 @@ type Index struct {
 	progress chan struct{} // closed and replaced whenever pending work finishes or fails
 	wake     chan struct{}
 	lastErr  error
+	failures uint64 // embedding failures so far
 
 	scratch sync.Pool
 
@@ -624,6 +625,7 @@ func isZero(v []float32) bool {
 func (x *Index) failed(err error) {
 	x.mu.Lock()
 	x.lastErr = err
+	x.failures++
 	x.notifyLocked()
 	x.mu.Unlock()
 	x.met.embedErrors.Inc()
@@ -640,7 +642,7 @@ func (x *Index) Flush(ctx context.Context) error {
 	for {
 		x.mu.RLock()
 		busy := x.emb != nil && (len(x.pending) > 0 || x.inflight > 0)
-		ch, lastErr := x.progress, x.lastErr
+		ch, failures := x.progress, x.failures
 		x.mu.RUnlock()
 		if !busy {
 			x.settleCentre()
@@ -652,7 +654,7 @@ func (x *Index) Flush(ctx context.Context) error {
 		case <-ch:
 		}
 		x.mu.RLock()
-		failedNow := x.lastErr != nil && x.lastErr != lastErr
+		failedNow := x.failures != failures
 		err := x.lastErr
 		x.mu.RUnlock()
 		if failedNow {

@@ -112,7 +112,7 @@ func readJSON(path string, v any) error {
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("read dataset: %w: %s: %v", ErrDataset, filepath.Base(path), err)
+		return fmt.Errorf("read dataset: %w: %s: %w", ErrDataset, filepath.Base(path), err)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func run() error {
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "mcpgw")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mcpgw/mcpgw/cmd/mcpgw").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
+		return fmt.Errorf("build: %w\n%s", err, out)
 	}
 	data := filepath.Join(tmp, "data")
 	admin, err := token(bin, data, "bench-admin", "mcpgw-admins")
