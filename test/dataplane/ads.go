@@ -299,7 +299,7 @@ func (d *DataPlane) applyClusters(rs []*anypb.Any) error {
 // applyEndpoints sets the endpoints of the EDS clusters the response names; assignments for clusters that are
 // not (or no longer) EDS clusters here are ignored, as Envoy ignores resources it did not ask for.
 func (d *DataPlane) applyEndpoints(rs []*anypb.Any) error {
-	clas, err := decode(rs, func() *endpointv3.ClusterLoadAssignment { return new(endpointv3.ClusterLoadAssignment) })
+	assignments, err := decode(rs, func() *endpointv3.ClusterLoadAssignment { return new(endpointv3.ClusterLoadAssignment) })
 	if err != nil {
 		return err
 	}
@@ -309,7 +309,7 @@ func (d *DataPlane) applyEndpoints(rs []*anypb.Any) error {
 		hosts []*host
 	}
 	var ps []pending
-	for _, cla := range clas {
+	for _, cla := range assignments {
 		c := cur.clusters[cla.GetClusterName()]
 		if c == nil || !c.eds {
 			continue

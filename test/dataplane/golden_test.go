@@ -91,7 +91,7 @@ func TestGoldenResourcesAccepted(t *testing.T) {
 	}
 	unsupported := map[string]string{"options.listener.yaml": "envoy.access_loggers.http_grpc"}
 	clusters := map[string]*cluster{}
-	var clas []*endpointv3.ClusterLoadAssignment
+	var assignments []*endpointv3.ClusterLoadAssignment
 	for _, f := range files {
 		base := filepath.Base(f)
 		t.Run(base, func(t *testing.T) {
@@ -117,7 +117,7 @@ func TestGoldenResourcesAccepted(t *testing.T) {
 					}
 				}
 			case strings.HasSuffix(base, ".endpoint.yaml"):
-				clas = append(clas, readGolden(t, f, func() *endpointv3.ClusterLoadAssignment {
+				assignments = append(assignments, readGolden(t, f, func() *endpointv3.ClusterLoadAssignment {
 					return new(endpointv3.ClusterLoadAssignment)
 				})...)
 				return
@@ -137,10 +137,10 @@ func TestGoldenResourcesAccepted(t *testing.T) {
 		})
 	}
 	// Endpoint files sort before nothing in particular: apply them once every cluster is built.
-	if len(clas) == 0 {
+	if len(assignments) == 0 {
 		t.Fatal("no EDS assignments in the golden files")
 	}
-	for _, cla := range clas {
+	for _, cla := range assignments {
 		c := clusters[cla.GetClusterName()]
 		if c == nil || !c.eds {
 			t.Fatalf("assignment for %q, which is not an EDS cluster of the golden output", cla.GetClusterName())

@@ -19,6 +19,7 @@ import (
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 )
 
 func goldenListener(t *testing.T) *listenerv3.Listener {
@@ -97,10 +98,10 @@ func TestUnemulatedFeaturesAreRefused(t *testing.T) {
 		{"header prefix match", func(t *testing.T) error {
 			rc := goldenRoutes(t)
 			rc.VirtualHosts[0].Routes[0].Match.Headers = []*routev3.HeaderMatcher{{Name: "x",
-				HeaderMatchSpecifier: &routev3.HeaderMatcher_PrefixMatch{PrefixMatch: "a"}}}
+				HeaderMatchSpecifier: &routev3.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: 1, End: 2}}}}
 			_, err := buildRouteTable(rc)
 			return err
-		}, "prefix_match"},
+		}, "range_match"},
 		{"weighted clusters", func(t *testing.T) error {
 			rc := goldenRoutes(t)
 			rc.VirtualHosts[0].Routes[0].GetRoute().ClusterSpecifier = &routev3.RouteAction_WeightedClusters{}
@@ -297,8 +298,8 @@ func TestHeaderOptionSemantics(t *testing.T) {
 		defaultOverwrite bool
 		want             []string
 	}{
-		{"append flag true", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}, Append: wrapperspb.Bool(true)}, true, []string{"o", "n"}},
-		{"append flag false", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}, Append: wrapperspb.Bool(false)}, false, []string{"n"}},
+		{"append flag true", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}, Append: wrapperspb.Bool(true)}, true, []string{"o", "n"}}, //nolint:staticcheck // the deprecated flag Envoy honours
+		{"append flag false", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}, Append: wrapperspb.Bool(false)}, false, []string{"n"}},   //nolint:staticcheck // the deprecated flag Envoy honours
 		{"default for authz", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}}, true, []string{"n"}},
 		{"default for routes", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"}}, false, []string{"o", "n"}},
 		{"add if absent", &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "x", Value: "n"},

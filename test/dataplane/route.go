@@ -386,9 +386,10 @@ func applyHeaderOption(h http.Header, o *corev3.HeaderValueOption, defaultOverwr
 	_, exists := h[http.CanonicalHeaderKey(k)]
 	action := o.GetAppendAction()
 	switch {
-	case o.GetAppend() != nil && o.GetAppend().GetValue():
+	case o.GetAppend() != nil && o.GetAppend().GetValue(): //nolint:staticcheck // Envoy still honours the deprecated flag
 		action = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
-	case o.GetAppend() != nil, defaultOverwrite && action == corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
+	case o.GetAppend() != nil, //nolint:staticcheck // Envoy still honours the deprecated flag
+		defaultOverwrite && action == corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD:
 		action = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
 	}
 	switch action {

@@ -237,15 +237,21 @@ func (e *env) close() {
 	}
 	if e.dpCancel != nil {
 		e.dpCancel()
-		<-e.dpDone
+		if err := <-e.dpDone; err != nil {
+			fmt.Fprintln(os.Stderr, "data plane:", err)
+		}
 	}
 	if e.proc != nil && e.proc.Process != nil {
 		_ = e.proc.Process.Signal(os.Interrupt)
+		var err error
 		select {
-		case <-e.procDone:
+		case err = <-e.procDone:
 		case <-time.After(10 * time.Second):
 			_ = e.proc.Process.Kill()
-			<-e.procDone
+			err = <-e.procDone
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcpgw:", err)
 		}
 	}
 	if e.dataDir != "" {
@@ -258,7 +264,7 @@ func waitReady(ctx context.Context, c *http.Client, url string, done <-chan erro
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-done:
-			return fmt.Errorf("mcpgw exited: %v", err)
+			return fmt.Errorf("mcpgw exited: %w", err)
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
