@@ -303,6 +303,10 @@ func (x *Index) before(a, b scored) bool {
 func (x *Index) sortScored(l []scored) {
 	slices.SortFunc(l, func(a, b scored) int {
 		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
 		case x.before(a, b):
 			return -1
 		case x.before(b, a):

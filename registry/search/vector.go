@@ -32,8 +32,8 @@ type vectorStore struct {
 	free  []uint32
 	docs  int // document vectors in use
 	n     int // vectors in use
-	// Document vectors again, ordered by slot, so that an exact scan is one matrix-vector product over contiguous
-	// memory (about twice as fast as a dot product per document). docID maps a slot to its vector id, -1 for none.
+	// Document vectors again, ordered by slot, so that an exact scan streams through contiguous memory instead of
+	// hopping between documents' and tools' vectors. docID maps a slot to its vector id, -1 for none.
 	docData []float32
 	docID   []int32
 
@@ -216,10 +216,12 @@ func (s *vectorStore) scanDocs(c centred, out []float32) []float32 {
 	if n == 0 {
 		return out
 	}
-	vek32.MatMul_Into(out, s.docData[:n*s.dim], c.q, s.dim)
+	// A dot product per row over the contiguous slab. (vek32.MatMul_Into would start goroutines per call: more
+	// scheduler work than arithmetic at this size, and a server already has a goroutine per request.)
 	for slot, id := range s.docID {
 		if id >= 0 {
-			out[slot] = (out[slot] - c.qmu - s.vmu[id] + c.meanSq) * c.qinv * s.invNorm[id]
+			row := s.docData[slot*s.dim : (slot+1)*s.dim : (slot+1)*s.dim]
+			out[slot] = (dot(c.q, row) - c.qmu - s.vmu[id] + c.meanSq) * c.qinv * s.invNorm[id]
 		}
 	}
 	return out
