@@ -149,17 +149,17 @@ func TestUnauthorizedResponse(t *testing.T) {
 		want *authv3.CheckResponse
 	}{
 		{"no token", identity.ErrNoToken, single, denied(401, codes.Unauthenticated,
-			`{"jsonrpc":"2.0","id":"a","error":{"code":-32001,"message":"Unauthorized: a bearer token is required",`+data+`}}`, md,
+			`{"jsonrpc":"2.0","id":"a","error":{"code":-32033,"message":"Unauthorized: a bearer token is required",`+data+`}}`, md,
 			opt("www-authenticate", `Bearer resource_metadata="`+meta+`"`))},
 		{"expired, request not parsed", fmt.Errorf("verify token of issuer 10.1.2.3: %w", identity.ErrExpired), nil, denied(401, codes.Unauthenticated,
-			`{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Unauthorized: the token has expired",`+data+`}}`, md,
+			`{"jsonrpc":"2.0","id":null,"error":{"code":-32033,"message":"Unauthorized: the token has expired",`+data+`}}`, md,
 			opt("www-authenticate", `Bearer error="invalid_token", error_description="the token has expired", resource_metadata="`+meta+`"`))},
 		{"unknown key in a batch", identity.ErrUnknownKey, batch, denied(401, codes.Unauthenticated,
-			`[{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"Unauthorized: the token's signing key is unknown",`+data+`}},`+
-				`{"jsonrpc":"2.0","id":2,"error":{"code":-32001,"message":"Unauthorized: the token's signing key is unknown",`+data+`}}]`, md,
+			`[{"jsonrpc":"2.0","id":1,"error":{"code":-32033,"message":"Unauthorized: the token's signing key is unknown",`+data+`}},`+
+				`{"jsonrpc":"2.0","id":2,"error":{"code":-32033,"message":"Unauthorized: the token's signing key is unknown",`+data+`}}]`, md,
 			opt("www-authenticate", `Bearer error="invalid_token", error_description="the token's signing key is unknown", resource_metadata="`+meta+`"`))},
 		{"unclassified token fault", identity.ErrInvalidToken, single, denied(401, codes.Unauthenticated,
-			`{"jsonrpc":"2.0","id":"a","error":{"code":-32001,"message":"Unauthorized: the token is invalid",`+data+`}}`, md,
+			`{"jsonrpc":"2.0","id":"a","error":{"code":-32033,"message":"Unauthorized: the token is invalid",`+data+`}}`, md,
 			opt("www-authenticate", `Bearer error="invalid_token", error_description="the token is invalid", resource_metadata="`+meta+`"`))},
 	}
 	for _, tc := range tests {
@@ -205,25 +205,25 @@ func TestForbiddenResponse(t *testing.T) {
 	}{
 		{"single call", parse(t, `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"transfer"}}`), 0, deny,
 			denied(403, codes.PermissionDenied,
-				`{"jsonrpc":"2.0","id":42,"error":{"code":-32003,"message":"Forbidden: tools/call of \"transfer\" denied",`+data+`}}`,
+				`{"jsonrpc":"2.0","id":42,"error":{"code":-32034,"message":"Forbidden: tools/call of \"transfer\" denied",`+data+`}}`,
 				structOf(t, map[string]any{"decision_id": "d1", "allow": false, "subject": "alice", "tool": "transfer"}),
 				opt("www-authenticate", challenge), opt("x-policy", "v7"))},
 		{"no scope would allow it", parse(t, `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"transfer"}}`), 0,
 			policy.Decision{Status: 403, Reason: "no"},
 			denied(403, codes.PermissionDenied,
-				`{"jsonrpc":"2.0","id":42,"error":{"code":-32003,"message":"Forbidden: no","data":{"decision_id":"d1"}}}`,
+				`{"jsonrpc":"2.0","id":42,"error":{"code":-32034,"message":"Forbidden: no","data":{"decision_id":"d1"}}}`,
 				structOf(t, map[string]any{"decision_id": "d1", "allow": false, "subject": "alice", "tool": "transfer"}),
 				opt("www-authenticate", `Bearer error="insufficient_scope", resource_metadata="`+meta+`"`))},
 		{"batch", parse(t, `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_balance"}},{"jsonrpc":"2.0","method":"notifications/progress"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"transfer"}}]`), 2, deny,
 			denied(403, codes.PermissionDenied,
-				`[{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"Forbidden: the batch was refused because another of its messages was denied: tools/call of \"transfer\" denied","data":{"decision_id":"d1","denied_id":2}}},`+
-					`{"jsonrpc":"2.0","id":2,"error":{"code":-32003,"message":"Forbidden: tools/call of \"transfer\" denied",`+data+`}}]`,
+				`[{"jsonrpc":"2.0","id":1,"error":{"code":-32034,"message":"Forbidden: the batch was refused because another of its messages was denied: tools/call of \"transfer\" denied","data":{"decision_id":"d1","denied_id":2}}},`+
+					`{"jsonrpc":"2.0","id":2,"error":{"code":-32034,"message":"Forbidden: tools/call of \"transfer\" denied",`+data+`}}]`,
 				structOf(t, map[string]any{"decision_id": "d1", "allow": false, "subject": "alice", "tool": "get_balance,transfer"}),
 				opt("www-authenticate", challenge), opt("x-policy", "v7"))},
 		{"batch denied at a notification", parse(t, `[{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":5,"method":"ping"}]`), 0,
 			policy.Decision{Status: 403, Reason: "no grant"},
 			denied(403, codes.PermissionDenied,
-				`[{"jsonrpc":"2.0","id":5,"error":{"code":-32003,"message":"Forbidden: the batch was refused because another of its messages was denied: no grant","data":{"decision_id":"d1"}}}]`,
+				`[{"jsonrpc":"2.0","id":5,"error":{"code":-32034,"message":"Forbidden: the batch was refused because another of its messages was denied: no grant","data":{"decision_id":"d1"}}}]`,
 				structOf(t, map[string]any{"decision_id": "d1", "allow": false, "subject": "alice"}),
 				opt("www-authenticate", `Bearer error="insufficient_scope", resource_metadata="`+meta+`"`))},
 	}

@@ -76,11 +76,13 @@ var (
 )
 
 // JSON-RPC error codes of the answers this server renders itself (the parser's codes are in authz/mcp). They lie
-// in JSON-RPC's implementation-defined server error range and mirror the HTTP status.
+// in JSON-RPC's implementation-defined server error range, next to the gateway's own direct answers (xds/translate,
+// -32030 to -32032), and away from codes SDKs give a meaning: go-sdk treats -32001, -32003 and -32004 as its
+// transport's unknown, client-closing and server-closing errors and would end the session.
 const (
-	CodeUnauthorized = -32001 // 401: no or invalid bearer token
-	CodeForbidden    = -32003 // 403: the policy denied a message
-	CodeNotFound     = -32004 // 404 unknown server, 410 retired version
+	CodeUnauthorized = -32033 // 401: no or invalid bearer token
+	CodeForbidden    = -32034 // 403: the policy denied a message
+	CodeNotFound     = -32035 // 404 unknown server, 410 retired version
 )
 
 // Deps are the Server's collaborators; all but Logger are required.

@@ -29,8 +29,8 @@ import (
 
 // JSON-RPC error codes the gateway answers with (docs/authz.md).
 const (
-	codeUnauthorized   = -32001
-	codeForbidden      = -32003
+	codeUnauthorized   = -32033
+	codeForbidden      = -32034
 	codeHeaderMismatch = -32020
 )
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgw/mcpgw/test/mcpserver"
@@ -74,7 +75,7 @@ func TestGateway(t *testing.T) {
 			t.Parallel()
 			// Invariant: a Go SDK client that offers the newest revision to a session-based server falls back to
 			// 2025-11-25 through the gateway, gets a session, lists the tools, calls an allowed tool, and gets a
-			// JSON-RPC 403 (-32003) for a forbidden one without losing its session; the upstream sees the caller's
+			// JSON-RPC 403 (-32034) for a forbidden one without losing its session; the upstream sees the caller's
 			// subject and never the token.
 			cs, err := g.connect(t, "/mcp/finance/ledger", alice, "", nil)
 			if err != nil {
@@ -178,7 +179,7 @@ func TestGateway(t *testing.T) {
 
 		t.Run("no token", func(t *testing.T) {
 			t.Parallel()
-			// Invariant: without a token the gateway answers 401 with a JSON-RPC error (-32001) and an RFC 9728
+			// Invariant: without a token the gateway answers 401 with a JSON-RPC error (-32033) and an RFC 9728
 			// challenge whose resource_metadata document can be fetched through the gateway, names the endpoint
 			// the client called and Hydra as its authorization server; the SDK sees the same error.
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, g.base+"/mcp/finance/ledger",
@@ -407,7 +408,7 @@ func TestGateway(t *testing.T) {
 	})
 }
 
-// checkLedger lists the ledger's tools, calls get_balance (allowed) and transfer (forbidden: -32003, naming the
+// checkLedger lists the ledger's tools, calls get_balance (allowed) and transfer (forbidden: -32034, naming the
 // scope that would allow it), then get_balance again on the same session, and records the calls for the audit.
 func checkLedger(t *testing.T, g *gateway, cs *mcp.ClientSession, server, subject string) {
 	t.Helper()
@@ -437,12 +438,12 @@ func checkLedger(t *testing.T, g *gateway, cs *mcp.ClientSession, server, subjec
 	get()
 	_, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: mcpserver.ToolTransfer,
 		Arguments: map[string]any{"from": "acme-ops", "to": "acme-travel", "amount_cents": 100}})
-	// The Go SDK reports the gateway's JSON-RPC error message but not its code: -32003 is also the code of its
-	// internal "client is closing" error, so it wraps the 403 as ErrConnectionClosed with the message as text
-	// (docs/gateway.md, "Client notes"). The session itself stays usable, which the next call proves.
-	if err == nil || !strings.Contains(err.Error(), `Forbidden: tools/call of "transfer"`) ||
-		!strings.Contains(err.Error(), "finance-write") {
-		t.Fatalf("transfer: %v, want the gateway's 403 naming finance-write", err)
+	// The gateway's 403 reaches the Go SDK as a structured JSON-RPC error with the gateway's code and message, and
+	// the session stays usable, which the next call proves.
+	var werr *jsonrpc.Error
+	if !errors.As(err, &werr) || werr.Code != codeForbidden || !strings.Contains(werr.Message, `Forbidden: tools/call of "transfer"`) ||
+		!strings.Contains(werr.Message, "finance-write") {
+		t.Fatalf("transfer: %v, want the gateway's 403 (%d) naming finance-write", err, codeForbidden)
 	}
 	get()
 	g.expect(expectedAudit{subject: subject, server: server, tool: mcpserver.ToolGetBalance, allow: true})

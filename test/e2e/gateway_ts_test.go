@@ -71,7 +71,7 @@ func nodeClient(t *testing.T) string {
 func testTypeScriptSDK(t *testing.T, g *gateway, carol string) {
 	// Invariant: the TypeScript SDK over Streamable HTTP gets what the Go SDK gets: 401 with the JSON-RPC error
 	// without a token; with a Hydra token a 2025-11-25 session, the tools, get_balance's result, a JSON-RPC 403
-	// (-32003) for transfer, and the session still usable after it.
+	// (-32034) for transfer, and the session still usable after it.
 	node := nodeClient(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
