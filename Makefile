@@ -29,7 +29,10 @@ $(BIN)/hydra:
 $(BIN)/golangci-lint:
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
-tools: $(BIN)/opa $(BIN)/hydra ## install the test tools
+test/e2e/ts/node_modules: test/e2e/ts/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix test/e2e/ts --no-audit --no-fund; else echo "npm not found: the TypeScript SDK tests will skip"; fi
+
+tools: $(BIN)/opa $(BIN)/hydra test/e2e/ts/node_modules ## install the test tools (OPA, Hydra, the TypeScript MCP SDK)
 
 test: tools test-policy test-go ## every test: policies, then Go with the race detector
 
@@ -42,8 +45,7 @@ test-policy: $(BIN)/opa
 test-go:
 	MCPGW_HYDRA_BIN=$(BIN)/hydra $(GO) test -race -timeout 12m ./...
 
-e2e: $(BIN)/hydra ## the gateway end to end: mcpgw, the test data plane, Hydra, the Go and TypeScript MCP SDKs
-	@if [ ! -d test/e2e/ts/node_modules ] && command -v npm >/dev/null; then npm ci --prefix test/e2e/ts --no-audit --no-fund; fi
+e2e: $(BIN)/hydra test/e2e/ts/node_modules ## the gateway end to end: mcpgw, the test data plane, Hydra, the Go and TypeScript MCP SDKs
 	MCPGW_HYDRA_BIN=$(BIN)/hydra $(GO) test -race -count=1 -timeout 10m ./test/e2e/ ./test/dataplane/ ./test/mcpserver/
 
 lint: $(BIN)/golangci-lint ## gofmt, go vet and golangci-lint (with depguard keeping frameworks out of domain packages)
