@@ -49,12 +49,14 @@ const (
 	DefaultMaxBody = 4 << 20
 )
 
-// JSON-RPC error codes this package answers with itself. They mirror the gateway's (authz/extauthz), so a client
-// sees the same code whether the gateway or the registry refused it.
+// JSON-RPC error codes of the refusals the registry's MCP endpoints answer themselves. They are the gateway's
+// (authz/extauthz), so a client sees the same code whether the gateway or the registry refused it, and they avoid
+// the codes go-sdk clients match to their own sentinels (-32003 "client is closing", -32004 "server is closing",
+// -32005 "rejected by transport"), which would make a refusal read as a closed connection.
 const (
-	CodeUnauthorized = -32001
-	CodeForbidden    = -32003
-	CodeNotFound     = -32004
+	CodeUnauthorized = -32033
+	CodeForbidden    = -32034
+	CodeNotFound     = -32035
 )
 
 // ErrInvalidOptions reports Options that New cannot build a Handler from.
