@@ -30,7 +30,9 @@ import (
 	"github.com/mcpgw/mcpgw/registry/search"
 	"github.com/mcpgw/mcpgw/registry/search/embed"
 	"github.com/mcpgw/mcpgw/registry/store/mongo"
+	"github.com/mcpgw/mcpgw/registry/toolserver"
 	"github.com/mcpgw/mcpgw/registry/view"
+	"github.com/mcpgw/mcpgw/registry/virtual"
 	"github.com/mcpgw/mcpgw/xds"
 )
 
@@ -81,6 +83,8 @@ type App struct {
 	Feed      *feed.Tailer
 	Search    *search.Index
 	API       *api.Server
+	Tools     *toolserver.Server // the airegistry-tools MCP server
+	Virtual   *virtual.Runtime   // the virtual servers
 	Metrics   *prometheus.Registry
 	XDS       *xds.ControlPlane
 	Authz     *extauthz.Server
@@ -187,6 +191,9 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 		if err != nil {
 			return nil, fmt.Errorf("resource metadata: %w", err)
 		}
+		if err := a.buildMCP(); err != nil {
+			return nil, err
+		}
 		a.API, err = api.New(api.Options{
 			View: a.View, Registrar: a.Registrar, Auth: a.Verifier, JWKS: jwks, Logger: log,
 			Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
@@ -200,6 +207,8 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
 				{Path: resource.WellKnownPath, Handler: prm, Public: true},
 				{Path: resource.WellKnownPath + "/", Handler: prm, Public: true},
+				{Path: toolserver.Path, Handler: a.Tools.Handler()},
+				{Path: virtual.PathPrefix, Handler: a.Virtual},
 			},
 		})
 		if err != nil {
@@ -210,6 +219,34 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 		"skills", a.View.Len("skills"), "position", pos, "embedded_store", a.Store.Embedded(),
 		"took", time.Since(started).Round(time.Millisecond))
 	return a, nil
+}
+
+// buildMCP builds the registry's MCP endpoints: the airegistry-tools server and the virtual servers. Both answer
+// for the caller the API authenticated, from the same visible sets as the REST API.
+func (a *App) buildMCP() error {
+	var err error
+	a.Tools, err = toolserver.New(toolserver.Options{
+		Catalog: a.View, Search: a.Search, Principal: api.PrincipalFrom, PublicURL: a.cfg.Public(), Logger: a.log,
+		Access: func(ctx context.Context, p identity.Principal) (search.Visibility, error) {
+			return a.Access.ForPolicy(ctx, access.PolicyPrincipal(p))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	a.Virtual, err = virtual.New(virtual.Options{
+		Catalog: a.View, Policy: a.Policy, Principal: api.PrincipalFrom, PublicURL: a.cfg.Public(), Logger: a.log,
+		Access: func(ctx context.Context, p identity.Principal) (virtual.Visible, error) {
+			return a.Access.ForPolicy(ctx, access.PolicyPrincipal(p))
+		},
+		// Upstream egress credentials are secret references resolved in this process: env:NAME and file:/path.
+		Secrets: virtual.Secrets{LookupEnv: os.LookupEnv, ReadFile: os.ReadFile},
+	})
+	if err != nil {
+		return err
+	}
+	a.runners = append(a.runners, a.Virtual.Run)
+	return nil
 }
 
 // watchChanges wakes the feed through a change stream where the server has one; elsewhere polling carries it.

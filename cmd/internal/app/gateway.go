@@ -30,7 +30,9 @@ func routeLookup(cat *view.Catalog) extauthz.CatalogFunc {
 			if !ok || !routable(o.(*catalog.VirtualServer).Status) {
 				return extauthz.Route{}, fmt.Errorf("virtual server %q: %w", server, extauthz.ErrUnknownTarget)
 			}
-			return extauthz.Route{}, nil
+			// The registry serves virtual servers: it verifies the caller's token itself, decides per tool and
+			// never passes the token on to the upstreams.
+			return extauthz.Route{ForwardAuthorization: true}, nil
 		case resource.KindServer, "":
 		default:
 			return extauthz.Route{}, fmt.Errorf("route kind %q: %w", kind, extauthz.ErrUnknownTarget)
