@@ -1,11 +1,17 @@
 package app
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -223,5 +229,75 @@ func TestRegistryToolsNeedAToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("status %d, challenge %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// envRequireNode, when set (CI sets it), turns a missing Node.js or TypeScript SDK into a failure instead of a skip.
+const envRequireNode = "MCPGW_REQUIRE_NODE"
+
+// tsCaller is what registry/toolserver/testdata/ts/registry_tools.mjs prints per caller.
+type tsCaller struct {
+	ProtocolVersion string   `json:"protocolVersion"`
+	SessionID       string   `json:"sessionId"`
+	Tools           []string `json:"tools"`
+	Search          []string `json:"search"`
+	Servers         []string `json:"servers"`
+	GetServer       struct {
+		IsError bool   `json:"isError"`
+		Text    string `json:"text"`
+	} `json:"getServer"`
+}
+
+func TestRegistryToolsTypeScriptSDK(t *testing.T) {
+	// Invariant: the official TypeScript SDK (the version pinned in test/e2e/ts) gets a 2025-11-25 session from the
+	// airegistry-tools server, the seven tools, and per-caller answers: the HR user finds and lists hr/people, the
+	// finance user neither finds nor lists it and gets "not found" for it.
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsHome := filepath.Join(root, "test", "e2e", "ts")
+	missing := func(msg string) {
+		if os.Getenv(envRequireNode) != "" {
+			t.Fatalf("%s is set: %s", envRequireNode, msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node not found on PATH (Node.js 20 or later runs the TypeScript SDK scenario)")
+	}
+	if _, err := os.Stat(filepath.Join(tsHome, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
+		missing("the TypeScript SDK is not installed: run npm ci --prefix test/e2e/ts")
+	}
+	e := newMCPEnv(t)
+	tokens, _ := json.Marshal(map[string]string{"finance": e.token(t, "carol", "finance"), "hr": e.token(t, "dave", "hr")})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "registry", "toolserver", "testdata", "ts", "registry_tools.mjs"))
+	cmd.Env = append(os.Environ(), "MCP_URL="+e.url+toolserver.Path, "MCP_TOKENS="+string(tokens), "MCP_TS_HOME="+tsHome)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	var out map[string]tsCaller
+	if err := json.Unmarshal(stdout, &out); err != nil {
+		t.Fatalf("decode %s: %v", stdout, err)
+	}
+	want := []string{"find_tool", "get_server", "get_skill_content", "list_agents", "list_servers", "list_skills", "search_registry"}
+	for name, c := range out {
+		if c.ProtocolVersion != "2025-11-25" || c.SessionID == "" || !slices.Equal(c.Tools, want) {
+			t.Errorf("%s: revision %q session %q tools %v", name, c.ProtocolVersion, c.SessionID, c.Tools)
+		}
+	}
+	fin, hr := out["finance"], out["hr"]
+	if slices.Contains(fin.Search, "hr/people") || slices.Contains(fin.Servers, "hr/people") ||
+		!fin.GetServer.IsError || fin.GetServer.Text != `server "hr/people" not found` {
+		t.Errorf("finance: %+v", fin)
+	}
+	if len(hr.Search) == 0 || hr.Search[0] != "hr/people" || !slices.Contains(hr.Servers, "hr/people") || hr.GetServer.IsError {
+		t.Errorf("hr: %+v", hr)
 	}
 }
