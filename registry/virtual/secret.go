@@ -10,13 +10,19 @@ import (
 // ErrSecret marks a secret reference that cannot be resolved; the concrete error is a *SecretError.
 var ErrSecret = errors.New("unresolvable secret reference")
 
-// SecretError says why a reference did not resolve. It never holds the secret.
+// SecretError says why a reference did not resolve. It never holds the secret: Ref is empty when the reference
+// was not one (a literal secret put where a reference belongs must not be echoed).
 type SecretError struct {
 	Ref    string
 	Reason string
 }
 
-func (e *SecretError) Error() string { return fmt.Sprintf("secret %s: %s", e.Ref, e.Reason) }
+func (e *SecretError) Error() string {
+	if e.Ref == "" {
+		return "secret reference: " + e.Reason
+	}
+	return fmt.Sprintf("secret %s: %s", e.Ref, e.Reason)
+}
 
 // Is makes errors.Is(err, ErrSecret) true.
 func (e *SecretError) Is(target error) bool { return target == ErrSecret }
@@ -45,7 +51,7 @@ const MaxSecretBytes = 16 << 10
 func (s Secrets) Resolve(_ context.Context, ref string) (string, error) {
 	scheme, arg, ok := strings.Cut(ref, ":")
 	if !ok || arg == "" {
-		return "", &SecretError{Ref: ref, Reason: "is not a secret reference (env:NAME or file:/path)"}
+		return "", &SecretError{Reason: "is not a secret reference (env:NAME or file:/path)"}
 	}
 	var v string
 	switch scheme {
@@ -79,7 +85,7 @@ func (s Secrets) Resolve(_ context.Context, ref string) (string, error) {
 	case "vault", "k8s", "aws-sm", "gcp-sm":
 		return "", &SecretError{Ref: ref, Reason: fmt.Sprintf("%s: references are not supported by the registry; use env: or file:", scheme)}
 	default:
-		return "", &SecretError{Ref: ref, Reason: fmt.Sprintf("unknown reference kind %q; use env: or file:", scheme)}
+		return "", &SecretError{Reason: "is of an unknown kind; use env:NAME or file:/path"}
 	}
 	if strings.ContainsAny(v, "\r\n\x00") {
 		return "", &SecretError{Ref: ref, Reason: "the value contains a line break or NUL"}

@@ -1,0 +1,174 @@
+package virtual
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+)
+
+type echoIn struct {
+	Text string `json:"text"`
+}
+
+type echoOut struct {
+	Text string `json:"text"`
+}
+
+// upstream is a go-sdk MCP server (sessions) that records the headers of every request.
+type upstream struct {
+	url  string
+	mu   sync.Mutex
+	seen []http.Header
+}
+
+func (u *upstream) headers() []http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]http.Header(nil), u.seen...)
+}
+
+func newUpstream(t *testing.T) *upstream {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "echo", Version: "1.0.0"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, echoOut, error) {
+		return nil, echoOut(in), nil
+	})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	u := &upstream{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Header.Clone())
+		u.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	u.url = hs.URL
+	return u
+}
+
+type fixedSecret map[string]string
+
+func (f fixedSecret) Resolve(_ context.Context, ref string) (string, error) {
+	if v, ok := f[ref]; ok {
+		return v, nil
+	}
+	return "", &SecretError{Ref: ref, Reason: "unknown in the test"}
+}
+
+func testPool(secrets SecretResolver) *pool {
+	return newPool("test", "1.0.0", secrets, http.DefaultTransport, 5*time.Second, slog.New(slog.DiscardHandler))
+}
+
+func target1(url string, auth *catalog.EgressAuth) target {
+	return target{server: "test/echo", version: &catalog.ServerVersion{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP,
+		URL: url, EgressAuth: auth}}
+}
+
+func TestPoolSharesOneSessionAndSendsCredentials(t *testing.T) {
+	// Invariant: calls to one upstream share one session (one initialize) whatever the caller; every upstream
+	// request carries the egress credentials, and a call's identity headers ride on that call's requests only.
+	u := newUpstream(t)
+	p := testPool(fixedSecret{"env:KEY": "k-1"})
+	defer p.closeIdle(time.Time{})
+	tg := target1(u.url, &catalog.EgressAuth{Type: "header", Header: "X-Api-Key", SecretRef: "env:KEY"})
+	for _, who := range []string{"alice", "bob"} {
+		res, err := p.call(t.Context(), tg, "echo", []byte(`{"text":"hi"}`), map[string]string{"x-mcpgw-subject": who}, nil)
+		if err != nil || res.IsError {
+			t.Fatalf("call as %s: %v %+v", who, err, res)
+		}
+	}
+	inits, calls := 0, map[string]int{}
+	for _, h := range u.headers() {
+		if h.Get("X-Api-Key") != "k-1" {
+			t.Errorf("a request without the credentials: %v", h)
+		}
+		if h.Get("Mcp-Session-Id") == "" {
+			inits++
+			if s := h.Get("X-Mcpgw-Subject"); s != "" {
+				t.Errorf("the shared session was opened with %s's identity", s)
+			}
+		}
+		calls[h.Get("X-Mcpgw-Subject")]++
+	}
+	if inits > 2 || p.len() != 1 { // discover may precede initialize
+		t.Errorf("%d requests without a session, %d pooled sessions", inits, p.len())
+	}
+	if calls["alice"] != 1 || calls["bob"] != 1 {
+		t.Errorf("identity headers per call: %v", calls)
+	}
+}
+
+func TestPoolClosesIdleSessions(t *testing.T) {
+	// Invariant: closeIdle closes exactly the sessions last used before the cutoff, and the next call opens a new
+	// one.
+	u := newUpstream(t)
+	p := testPool(nil)
+	tg := target1(u.url, nil)
+	if _, err := p.call(t.Context(), tg, "echo", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.closeIdle(time.Now().Add(-time.Hour)); n != 0 || p.len() != 1 {
+		t.Fatalf("a session used just now was closed (%d), %d left", n, p.len())
+	}
+	if n := p.closeIdle(time.Now().Add(time.Hour)); n != 1 || p.len() != 0 {
+		t.Fatalf("closed %d, %d left", n, p.len())
+	}
+	if _, err := p.call(t.Context(), tg, "echo", nil, nil, nil); err != nil || p.len() != 1 {
+		t.Fatalf("after closing: %v, %d sessions", err, p.len())
+	}
+	p.closeIdle(time.Time{})
+}
+
+func TestPoolRefusesWhatItCannotDo(t *testing.T) {
+	// Invariant: an upstream the pool cannot call as configured fails with an UpstreamError that says why, before
+	// any request leaves: forward_authorization, an unsupported egress type, an unresolvable secret, no resolver.
+	u := newUpstream(t)
+	fwd := target1(u.url, nil)
+	fwd.version.ForwardAuthorization = true
+	for _, c := range []struct {
+		name    string
+		secrets SecretResolver
+		tg      target
+		want    string
+	}{
+		{"forward", nil, fwd, "forward_authorization"},
+		{"oauth2", fixedSecret{}, target1(u.url, &catalog.EgressAuth{Type: "oauth2-client-credentials", SecretRef: "env:X"}), "oauth2-client-credentials"},
+		{"unresolved", fixedSecret{}, target1(u.url, &catalog.EgressAuth{Type: "bearer", SecretRef: "env:NOPE"}), "unknown in the test"},
+		{"no resolver", nil, target1(u.url, &catalog.EgressAuth{Type: "bearer", SecretRef: "env:NOPE"}), "resolves no secrets"},
+	} {
+		p := testPool(c.secrets)
+		_, err := p.call(t.Context(), c.tg, "echo", nil, nil, nil)
+		var ue *UpstreamError
+		if !errors.As(err, &ue) || !errors.Is(err, ErrUpstream) || !strings.Contains(ue.Reason, c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if n := len(u.headers()); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
+	}
+}
+
+func TestEgressDoesNotLeakIntoTheSharedContext(t *testing.T) {
+	// Invariant: valueless keeps cancellation and drops every value, so an incoming request's context values
+	// (go-sdk's protocol revision, a caller's headers) never reach a shared upstream session.
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(withHeaders(t.Context(), map[string]string{"a": "b"}), key{}, 1))
+	v := valueless{parent}
+	if v.Value(key{}) != nil || v.Value(headersKey{}) != nil {
+		t.Fatal("values leaked")
+	}
+	cancel()
+	if v.Err() == nil {
+		t.Fatal("cancellation lost")
+	}
+}
