@@ -41,7 +41,7 @@ func testLog(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-func newMCPEnv(t *testing.T) *mcpEnv {
+func newMCPEnv(t testing.TB) *mcpEnv {
 	t.Helper()
 	log := testLog(t)
 	cfg := &Config{DataDir: t.TempDir(), Gateway: false, LogLevel: "info", LogFormat: "text",
@@ -132,7 +132,7 @@ func newMCPEnv(t *testing.T) *mcpEnv {
 
 const expenseSkill = "---\nname: expense-report\ndescription: File an expense report with receipts\n---\n# Expense report\n\nAttach every receipt.\n"
 
-func (e *mcpEnv) create(t *testing.T, objs ...catalog.Object) {
+func (e *mcpEnv) create(t testing.TB, objs ...catalog.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if _, err := e.app.Registrar.Create(t.Context(), e.admin, o); err != nil {
@@ -142,7 +142,7 @@ func (e *mcpEnv) create(t *testing.T, objs ...catalog.Object) {
 }
 
 // closedURL is an MCP URL on a loopback port that refuses connections.
-func closedURL(t *testing.T) string {
+func closedURL(t testing.TB) string {
 	t.Helper()
 	hs := httptest.NewServer(http.NotFoundHandler())
 	u := hs.URL + "/mcp"
@@ -151,7 +151,7 @@ func closedURL(t *testing.T) string {
 }
 
 // upstreamTools returns the tools a running server really serves, as catalog definitions.
-func upstreamTools(t *testing.T, url string) []catalog.Tool {
+func upstreamTools(t testing.TB, url string) []catalog.Tool {
 	t.Helper()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "register", Version: "1.0.0"}, nil).Connect(t.Context(),
 		&mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
@@ -171,7 +171,7 @@ func upstreamTools(t *testing.T, url string) []catalog.Tool {
 	return out
 }
 
-func (e *mcpEnv) token(t *testing.T, subject string, groups ...string) string {
+func (e *mcpEnv) token(t testing.TB, subject string, groups ...string) string {
 	t.Helper()
 	tok, err := e.app.Dev.Issue(subject, groups, time.Hour)
 	if err != nil {
@@ -199,7 +199,7 @@ var revisions = []struct{ name, ask, want string }{
 }
 
 // connect opens an MCP client session at path with a token, asking for a protocol revision ("" the SDK default).
-func (e *mcpEnv) connect(t *testing.T, path, token, revision string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func (e *mcpEnv) connect(t testing.TB, path, token, revision string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1.0.0"}, opts)
 	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: e.url + path,
@@ -213,7 +213,7 @@ func (e *mcpEnv) connect(t *testing.T, path, token, revision string, opts *mcp.C
 }
 
 // call calls a tool and decodes its structured result into out (when not nil). It returns the result.
-func call(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any, out any) *mcp.CallToolResult {
+func call(t testing.TB, cs *mcp.ClientSession, tool string, args map[string]any, out any) *mcp.CallToolResult {
 	t.Helper()
 	if args == nil {
 		args = map[string]any{}
