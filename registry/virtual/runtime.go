@@ -183,19 +183,28 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		endpoint.WriteError(w, http.StatusNotFound, endpoint.CodeNotFound, "no such virtual server")
 		return
 	}
-	if p, ok := rt.opts.Principal(r.Context()); ok {
-		// Without a caller the endpoint answers 401 itself; with one, an invisible server is refused here, before a
-		// session is opened for it.
-		if _, _, err := rt.resolve(r.Context(), p, name); err != nil {
-			if errors.Is(err, errNotFound) {
-				endpoint.WriteError(w, http.StatusNotFound, endpoint.CodeNotFound, "no such virtual server")
-				return
-			}
-			rt.log.Error("resolve virtual server", "name", name, "err", err)
-			endpoint.WriteError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
-				"the registry cannot decide what you may see; retry later")
+	p, ok := rt.opts.Principal(r.Context())
+	if !ok {
+		// Mounted behind the API's token check this does not happen; answered here so that no endpoint is ever
+		// built for a name an anonymous request made up.
+		challenge := "Bearer"
+		if u, err := rt.base.MetadataURL(resource.KindVirtual, name); err == nil && !rt.base.IsZero() {
+			challenge += fmt.Sprintf(" resource_metadata=%q", u)
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		endpoint.WriteError(w, http.StatusUnauthorized, endpoint.CodeUnauthorized, "a bearer token is required")
+		return
+	}
+	// An invisible server is refused before a session is opened for it.
+	if _, _, err := rt.resolve(r.Context(), p, name); err != nil {
+		if errors.Is(err, errNotFound) {
+			endpoint.WriteError(w, http.StatusNotFound, endpoint.CodeNotFound, "no such virtual server")
 			return
 		}
+		rt.log.Error("resolve virtual server", "name", name, "err", err)
+		endpoint.WriteError(w, http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
+			"the registry cannot decide what you may see; retry later")
+		return
 	}
 	h, err := rt.endpoint(name)
 	if err != nil {

@@ -132,6 +132,7 @@ func (p *pool) call(ctx context.Context, t target, tool string, args json.RawMes
 			return nil, fail("is unreachable")
 		}
 		res, err := c.cs.CallTool(callCtx, params)
+		c.last.Store(time.Now().UnixNano()) // a long call keeps its session from looking idle
 		if err == nil {
 			return res, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgw/mcpgw/authz/identity"
+	"github.com/mcpgw/mcpgw/authz/policy"
 	"github.com/mcpgw/mcpgw/registry/catalog"
 )
 
@@ -171,4 +174,38 @@ func TestEgressDoesNotLeakIntoTheSharedContext(t *testing.T) {
 	if v.Err() == nil {
 		t.Fatal("cancellation lost")
 	}
+}
+
+func TestRuntimeRefusesAnonymousRequests(t *testing.T) {
+	// Invariant: a request without an authenticated caller is 401 with a Bearer challenge naming the resource
+	// metadata, and builds no endpoint (an anonymous caller cannot grow the runtime's state with made-up names).
+	rt, err := New(Options{
+		Catalog:   mapCatalog{},
+		Access:    func(context.Context, identity.Principal) (Visible, error) { return nil, errors.New("not asked") },
+		Policy:    &policy.Engine{},
+		Principal: func(context.Context) (identity.Principal, bool) { return identity.Principal{}, false },
+		PublicURL: "https://gw.example.com",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		rec := httptest.NewRecorder()
+		rt.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathPrefix+"made-up-"+strconv.Itoa(i), strings.NewReader("{}")))
+		if rec.Code != http.StatusUnauthorized ||
+			rec.Header().Get("WWW-Authenticate") != `Bearer resource_metadata="https://gw.example.com/.well-known/oauth-protected-resource/virtual/made-up-`+strconv.Itoa(i)+`"` ||
+			!strings.Contains(rec.Body.String(), `"code":-32033`) {
+			t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+		}
+	}
+	if n := len(rt.endpoints); n != 0 {
+		t.Errorf("%d endpoints built for anonymous requests", n)
+	}
+}
+
+type mapCatalog map[string]catalog.Object
+
+func (m mapCatalog) Get(kind catalog.Kind, key string) (catalog.Object, bool) {
+	o, ok := m[string(kind)+"/"+key]
+	return o, ok
 }
