@@ -51,6 +51,26 @@ func PrincipalFrom(ctx context.Context) (identity.Principal, bool) {
 	return p, ok
 }
 
+// authenticateIfValid sets the caller when the bearer token is valid and lets the request through either way (see
+// Mount.SelfChallenge). A failure to fetch the issuer's keys is still answered here: it is the server's fault.
+func (s *Server) authenticateIfValid(c *gin.Context) {
+	raw, err := identity.BearerToken(c.GetHeader("Authorization"))
+	if err == nil {
+		var p identity.Principal
+		p, err = s.opts.Auth.Verify(c.Request.Context(), raw)
+		if err == nil {
+			c.Set(ctxPrincipal, p)
+			c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), principalKey{}, p))
+		}
+	}
+	if errors.Is(err, identity.ErrKeysUnavailable) {
+		s.log.Warn("cannot verify tokens", "err", err)
+		writeProblem(c, probUnavailable.with("the token issuer's keys cannot be fetched; retry later"))
+		return
+	}
+	c.Next()
+}
+
 func principal(c *gin.Context) identity.Principal {
 	v, _ := c.Get(ctxPrincipal)
 	p, _ := v.(identity.Principal)

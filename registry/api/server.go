@@ -83,6 +83,10 @@ type Mount struct {
 	Handler http.Handler
 	// Public mounts skip the API's token check (the handler authenticates by itself).
 	Public bool
+	// SelfChallenge mounts get the caller when the token is valid (PrincipalFrom) and are passed the request
+	// without one otherwise, so that they answer the 401 in their own protocol: the MCP endpoints send a JSON-RPC
+	// error and an RFC 9728 resource_metadata challenge, which MCP clients need to start OAuth.
+	SelfChallenge bool
 }
 
 // Server is the REST API.
@@ -156,7 +160,10 @@ func (s *Server) routes() {
 	for _, m := range s.opts.Mounts {
 		h := gin.WrapH(m.Handler)
 		var chain []gin.HandlerFunc
-		if !m.Public {
+		switch {
+		case m.SelfChallenge:
+			chain = append(chain, s.authenticateIfValid)
+		case !m.Public:
 			chain = append(chain, s.authenticate)
 		}
 		chain = append(chain, h)

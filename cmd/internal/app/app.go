@@ -207,8 +207,8 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 				{Path: "/metrics", Handler: promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{}), Public: true},
 				{Path: resource.WellKnownPath, Handler: prm, Public: true},
 				{Path: resource.WellKnownPath + "/", Handler: prm, Public: true},
-				{Path: toolserver.Path, Handler: a.Tools.Handler()},
-				{Path: virtual.PathPrefix, Handler: a.Virtual},
+				{Path: toolserver.Path, Handler: a.Tools.Handler(), SelfChallenge: true},
+				{Path: virtual.PathPrefix, Handler: a.Virtual, SelfChallenge: true},
 			},
 		})
 		if err != nil {
