@@ -29,6 +29,8 @@ type lexicon struct {
 	// typo tolerance by symmetric deletion (it finds insertions, deletions, substitutions and transpositions).
 	variants map[uint64][]uint32
 	seed     maphash.Seed
+	// sorted holds the term ids in the order of their terms, for prefix lookups by binary search.
+	sorted   []uint32
 	fieldLen [numFields]float64 // total length per field over the indexed documents
 	docs     int
 	// lens are the field lengths by slot, contiguous so that scoring a posting does not chase a pointer.
@@ -58,6 +60,8 @@ func (l *lexicon) termID(term string) uint32 {
 	l.ids[term] = id
 	l.terms = append(l.terms, term)
 	l.postings = append(l.postings, nil)
+	i, _ := slices.BinarySearchFunc(l.sorted, term, func(id uint32, t string) int { return strings.Compare(l.terms[id], t) })
+	l.sorted = slices.Insert(l.sorted, i, id)
 
 	if len(term) >= minFuzzyLen {
 		l.addVariant(term, id)
@@ -176,12 +180,15 @@ func (l *lexicon) expand(term string, fuzzyWeight, prefixWeight float64, dst []e
 		return dst
 	}
 	const maxPrefix = 8
-	for id, t := range l.terms {
-		if len(t) > len(term) && strings.HasPrefix(t, term) && l.df(uint32(id)) > 0 {
-			dst = append(dst, expansion{id: uint32(id), weight: prefixWeight})
-			if len(dst)-n == maxPrefix {
-				break
-			}
+	i, _ := slices.BinarySearchFunc(l.sorted, term, func(id uint32, t string) int { return strings.Compare(l.terms[id], t) })
+	for ; i < len(l.sorted) && len(dst)-n < maxPrefix; i++ {
+		id := l.sorted[i]
+		t := l.terms[id]
+		if !strings.HasPrefix(t, term) {
+			break
+		}
+		if len(t) > len(term) && l.df(id) > 0 {
+			dst = append(dst, expansion{id: id, weight: prefixWeight})
 		}
 	}
 	return dst

@@ -101,3 +101,37 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	})
 }
+
+func TestExpand(t *testing.T) {
+	// Invariant: a known term stands for itself; an unknown one of four letters or more for the terms one edit away
+	// (at the fuzzy weight), else for the terms it is a prefix of (at the prefix weight, at most eight); shorter
+	// unknown terms and terms nothing resembles stand for nothing.
+	l := newLexicon()
+	var fields [numFields][]string
+	fields[fDesc] = analyze(nil, "warehouse inventory CrashLoopBackOff crashes hos prescription", false)
+	l.add(0, &fields)
+	term := func(id uint32) string { return l.terms[id] }
+	for _, c := range []struct {
+		q    string
+		want []string
+		w    float64
+	}{
+		{"warehous", []string{"warehous"}, 1},
+		{"warehos", []string{"warehous"}, 0.7},
+		{"perscription", []string{"prescription"}, 0.7},
+		{"crashloop", []string{"crashloopbackoff"}, 0.6},
+		{"hoz", nil, 0},
+		{"zzzzzz", nil, 0},
+	} {
+		var got []string
+		for _, e := range l.expand(c.q, 0.7, 0.6, nil) {
+			got = append(got, term(e.id))
+			if e.weight != c.w {
+				t.Errorf("expand(%q): weight %v, want %v", c.q, e.weight, c.w)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("expand(%q) = %q, want %q", c.q, got, c.want)
+		}
+	}
+}
