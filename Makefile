@@ -11,7 +11,7 @@ GOLANGCI_VERSION := v2.15.0
 DATA_DIR ?= ./data
 RUN_FLAGS ?=
 
-.PHONY: build run test test-go test-policy lint fmt vet bench fuzz gen-check gen e2e eval embedder tools clean
+.PHONY: build run test test-go test-policy lint fmt vet bench fuzz gen-check gen e2e eval load-search load-gateway embedder tools clean
 
 build: ## build mcpgw and mcpctl into bin/
 	$(GO) build -o $(BIN)/ ./cmd/mcpgw ./cmd/mcpctl
@@ -73,6 +73,15 @@ gen: ## rewrite golden files
 gen-check: ## fail when golden files are stale
 	$(GO) test ./xds/translate -run '^TestGolden$$' -update
 	@git diff --exit-code -- '*/testdata/out/*' || { echo "golden files changed: run make gen and commit"; exit 1; }
+
+eval: ## search quality on the dev set (NDCG@10, MRR, Recall@10 per category); EVAL_DATASET=dir for another set
+	$(GO) run ./cmd/mcpctl search eval --dataset $${EVAL_DATASET:-registry/search/testdata/eval}
+
+load-search: ## search and list load at 1, 10 and 100 concurrent clients over loopback
+	$(GO) run ./test/load/search -n 1000 -duration 10s -levels 1,10,100
+
+load-gateway: ## latency the gateway path adds per tool call, at 1 and 50 clients
+	$(GO) run ./test/load/gateway -duration 10s
 
 embedder: ## rebuild the builtin embedding table (Node teacher + Go trainer; ~35 min; needs apt-get update once)
 	registry/search/embed/distill/build.sh

@@ -84,6 +84,8 @@ func serve(args []string, stderr io.Writer, parts app.Parts) error {
 	if err := app.Parse(fs, args); err != nil {
 		return err
 	}
+	// Secrets come from the environment only, never from flags (which other users can read in the process list).
+	cfg.Embedder.APIKey = os.Getenv("MCPGW_EMBEDDER_API_KEY")
 	if err := cfg.Validate(parts); err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	a.Access = access.New(a.Policy, a.View, access.Options{Logger: log})
 	a.View.AddListener(a.Access.Listener(context.WithoutCancel(ctx)))
 	if parts.Registry {
-		if a.Search, err = buildSearch(a.Metrics, log); err != nil {
+		if a.Search, err = buildSearch(ctx, cfg.Embedder, a.Metrics, log); err != nil {
 			return nil, err
 		}
 		a.View.AddListener(a.Search.Listener()) // the view's load indexes the whole catalog through it
@@ -329,9 +329,11 @@ func Run(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) error 
 	return a.Run(ctx)
 }
 
-// buildSearch returns the search index with the builtin embedder (offline, in the binary).
-func buildSearch(reg prometheus.Registerer, log *slog.Logger) (*search.Index, error) {
-	emb, err := embed.NewBuiltin()
+// buildSearch returns the search index with the configured embedder (by default the builtin one: offline, in the
+// binary).
+func buildSearch(ctx context.Context, ec embed.Config, reg prometheus.Registerer, log *slog.Logger) (*search.Index, error) {
+	ec.Logger = log
+	emb, err := embed.New(ctx, ec)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}

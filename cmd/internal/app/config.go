@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/mcpgw/mcpgw/registry/search/embed"
 )
 
 // Config is the process configuration.
@@ -32,6 +34,8 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	// AuditRedact is a list of argument key patterns hashed in audit records.
 	AuditRedact string
+	// Embedder selects the embedding provider of search (embed.Config).
+	Embedder embed.Config
 	// EnvoyPort is the port of the listener pushed to Envoy.
 	EnvoyPort int
 	// EnvoyMCPFilter inserts Envoy's MCP filter before ext_authz.
@@ -57,6 +61,13 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take at shutdown")
 	fs.StringVar(&c.AuditRedact, "audit-redact", "password,secret,token,api_key,apikey,authorization",
 		"comma-separated argument key globs whose values are hashed in audit records")
+	fs.StringVar(&c.Embedder.Provider, "embedder", "builtin", "search embeddings: builtin (offline, in the binary), openai (any OpenAI-compatible /v1/embeddings), ollama or bedrock; the API key comes from MCPGW_EMBEDDER_API_KEY")
+	fs.StringVar(&c.Embedder.BaseURL, "embedder-url", "", "base URL of the embedding provider (openai, ollama; a bedrock endpoint override)")
+	fs.StringVar(&c.Embedder.Model, "embedder-model", "", "embedding model name (provider default when empty)")
+	fs.IntVar(&c.Embedder.Dimensions, "embedder-dimensions", 0, "requested embedding size for models that support it (0: the model's default)")
+	fs.StringVar(&c.Embedder.Region, "embedder-region", "", "AWS region for bedrock (default: from the AWS configuration)")
+	fs.StringVar(&c.Embedder.QueryPrefix, "embedder-query-prefix", "", "text prepended to queries (asymmetric models, e.g. \"search_query: \")")
+	fs.StringVar(&c.Embedder.DocumentPrefix, "embedder-document-prefix", "", "text prepended to indexed documents (e.g. \"search_document: \")")
 	fs.IntVar(&c.EnvoyPort, "envoy-port", 10000, "port of the MCP listener pushed to Envoy")
 	fs.BoolVar(&c.EnvoyMCPFilter, "envoy-mcp-filter", false, "insert Envoy's MCP filter (envoy.filters.http.mcp) before ext_authz")
 }
@@ -127,6 +138,9 @@ func (c *Config) Validate(parts Parts) error {
 	}
 	if c.FeedInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("--feed-interval must be at least 10ms"))
+	}
+	if err := c.Embedder.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--embedder: %w", err))
 	}
 	if c.EnvoyPort < 1 || c.EnvoyPort > 65535 {
 		errs = append(errs, errors.New("--envoy-port must be between 1 and 65535"))
