@@ -45,7 +45,7 @@ func TestPipelineOnTinyInputs(t *testing.T) {
 		{"extra", "-base", p("base.txt"), "-sentences", p("deb.txt") + "," + p("txt.txt"), "-min-freq", "3", "-out", p("extra.txt")},
 	}
 	for _, args := range steps {
-		if err := run(args, &log); err != nil {
+		if err := run(args, &log, &log); err != nil {
 			t.Fatalf("%v: %v\n%s", args[0], err, log.String())
 		}
 	}
@@ -74,7 +74,7 @@ func TestPipelineOnTinyInputs(t *testing.T) {
 	fit := []string{"fit", "-words", p("base.txt") + "," + p("extra.txt"), "-wordvecs", p("base.f32") + "," + p("extra.f32"),
 		"-sentences", p("deb.txt") + "," + p("txt.txt"), "-targets", p("deb.f32") + "," + p("txt.f32"),
 		"-held-out-every", "2", "-mix", "0.5", "-out", p("model.semb")}
-	if err := run(fit, &log); err != nil {
+	if err := run(fit, &log, &log); err != nil {
 		t.Fatalf("fit: %v\n%s", err, log.String())
 	}
 	b, err := os.ReadFile(p("model.semb"))
@@ -93,10 +93,10 @@ func TestPipelineOnTinyInputs(t *testing.T) {
 	}
 	// A teacher output of the wrong length is refused.
 	writeVectors(t, p("txt.f32"), len(txt)+1, 4)
-	if err := run(fit, &log); err == nil {
+	if err := run(fit, &log, &log); err == nil {
 		t.Error("fit accepted targets of the wrong length")
 	}
-	if err := run([]string{"nope"}, &log); err == nil {
+	if err := run([]string{"nope"}, &log, &log); err == nil {
 		t.Error("unknown command accepted")
 	}
 }

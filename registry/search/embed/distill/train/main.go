@@ -8,6 +8,7 @@
 //	train extra   -base words-base.txt -sentences sentences.txt -min-freq 3 -out words-extra.txt
 //	train fit     -words a.txt,b.txt -wordvecs a.f32,b.f32 -sentences s.txt -targets s.f32 -out model.semb
 //	train eval    -model model.semb [-corpus corpus.json -queries queries.json]
+//	train hybrid  [-model model.semb] -dataset DIR [-tuning JSON]
 //
 // Every step is deterministic: inputs are sorted or read in file order and the
 // only randomness comes from fixed seeds.
@@ -23,16 +24,16 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		os.Exit(1)
 	}
 }
 
 // errUsage reports a bad command line.
-var errUsage = errors.New("usage: train words|corpus|extra|fit|eval [flags]")
+var errUsage = errors.New("usage: train words|corpus|extra|fit|eval|hybrid [flags]")
 
-func run(args []string, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
@@ -50,6 +51,8 @@ func run(args []string, stderr io.Writer) error {
 		return cmdFit(fs, args[1:], log)
 	case "eval":
 		return cmdEval(fs, args[1:], log)
+	case "hybrid":
+		return cmdHybrid(fs, args[1:], stdout, log)
 	}
 	return fmt.Errorf("%w (got %q)", errUsage, args[0])
 }
