@@ -35,6 +35,8 @@ func cmdCorpus(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 	outDebian := fs.String("out-debian", "", "output list of Debian sentences")
 	outText := fs.String("out-text", "", "output list of in-domain sentences")
 	perFrame := fs.Int("per-frame", 40, "distinct expansions drawn from each frame of *.frames")
+	outPairs := fs.String("out-pairs", "", "output pairs of *.caps blocks for fit -pairs (optional)")
+	perCapLine := fs.Int("per-cap-line", 3, "distinct expansions drawn from each line of *.caps")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +46,7 @@ func cmdCorpus(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 	seen := map[string]bool{}
 	var sents *[]string
 	add := func(s string, minTok, maxTok int) bool {
-		s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+		s = normSentence(s)
 		n := len(static.Tokenize(s))
 		if n < minTok || n > maxTok || seen[s] {
 			return false
@@ -96,17 +98,58 @@ func cmdCorpus(fs *flag.FlagSet, args []string, log *slog.Logger) error {
 		}
 	}
 	nFrames := len(frames)
+	caps, err := capLines(*textDir, "*.caps")
+	if err != nil {
+		return err
+	}
+	blocks, err := parseCaps(caps, *perCapLine, 1)
+	if err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	var pairs []string
+	for i, b := range blocks {
+		for _, d := range b.descs {
+			add(d, 2, 80)
+			pairs = append(pairs, pairLine(i, 'd', normSentence(d)))
+		}
+		for _, r := range b.requests {
+			add(r, 2, 80)
+			pairs = append(pairs, pairLine(i, 'q', normSentence(r)))
+		}
+	}
+	nText = len(textSents)
 	// Debian descriptions come first in the dedup order, so in-domain text
 	// never duplicates them; each list is shuffled on its own.
 	for i, list := range [][]string{debSents, textSents} {
 		rng := rand.New(rand.NewPCG(shuffleSeed, uint64(i)))
 		rng.Shuffle(len(list), func(a, b int) { list[a], list[b] = list[b], list[a] })
 	}
-	log.Info("corpus", "debian", nDeb, "in-domain", nText, "frames", nFrames)
+	log.Info("corpus", "debian", nDeb, "in-domain", nText, "frames", nFrames, "capabilities", len(blocks))
 	if err := writeLines(*outDebian, debSents); err != nil {
 		return err
 	}
+	if *outPairs != "" {
+		if err := writeLines(*outPairs, pairs); err != nil {
+			return err
+		}
+	}
 	return writeLines(*outText, textSents)
+}
+
+// normSentence lower-cases s (the student lower-cases too) and collapses its
+// white space.
+func normSentence(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+// globSorted lists the files matching pattern in dir, in name order.
+func globSorted(dir, pattern string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", pattern, err)
+	}
+	slices.Sort(files)
+	return files, nil
 }
 
 // debianDescriptions returns the short description of every package stanza
@@ -143,11 +186,10 @@ type line struct {
 // contentLines returns the trimmed, non-empty, non-comment (#) lines of the
 // files matching pattern in dir, files in name order.
 func contentLines(dir, pattern string) ([]line, error) {
-	files, err := filepath.Glob(filepath.Join(dir, pattern))
+	files, err := globSorted(dir, pattern)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", pattern, err)
+		return nil, err
 	}
-	slices.Sort(files)
 	var out []line
 	for _, f := range files {
 		lines, err := readLines(f)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -89,7 +91,7 @@ func diagnose(ctx context.Context, w io.Writer, ds *eval.Dataset, emb embed.Embe
 	}
 	defer stop()
 	for _, q := range ds.Queries {
-		res, err := x.Search(ctx, search.Query{Text: q.Query, Limit: 50, Explain: true}, search.Everything{})
+		res, err := x.Search(ctx, search.Query{Text: q.Query, Limit: search.MaxLimit, Explain: true}, search.Everything{})
 		if err != nil {
 			return fmt.Errorf("diagnose: %w", err)
 		}
@@ -111,6 +113,23 @@ func diagnose(ctx context.Context, w io.Writer, ds *eval.Dataset, emb embed.Embe
 			} else {
 				fmt.Fprintf(w, " %5s", "-")
 			}
+		}
+		var cs []float64
+		for _, r := range res.Results {
+			cs = append(cs, r.Explain.Cosine)
+		}
+		slices.SortFunc(cs, func(a, b float64) int { return cmp.Compare(b, a) })
+		if len(cs) > 1 {
+			var m, v float64
+			for _, c := range cs[1:] {
+				m += c
+			}
+			m /= float64(len(cs) - 1)
+			for _, c := range cs[1:] {
+				v += (c - m) * (c - m)
+			}
+			v = math.Sqrt(v / float64(len(cs)-1))
+			fmt.Fprintf(w, " | cos1 %.2f cos2 %.2f gap %.2f z %.1f |", cs[0], cs[1], cs[0]-cs[1], (cs[0]-m)/max(v, 1e-6))
 		}
 		rank := -1
 		for i, r := range res.Results {

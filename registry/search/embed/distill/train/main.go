@@ -8,6 +8,7 @@
 //	train extra   -base words-base.txt -sentences sentences.txt -min-freq 3 -out words-extra.txt
 //	train fit     -words a.txt,b.txt -wordvecs a.f32,b.f32 -sentences s.txt -targets s.f32 -out model.semb
 //	train eval    -model model.semb [-corpus corpus.json -queries queries.json]
+//	train contrast -table in.semb -pairs pairs.tsv -out out.semb
 //	train hybrid  [-model model.semb] -dataset DIR [-tuning JSON]
 //
 // Every step is deterministic: inputs are sorted or read in file order and the
@@ -31,7 +32,7 @@ func main() {
 }
 
 // errUsage reports a bad command line.
-var errUsage = errors.New("usage: train words|corpus|extra|fit|eval|hybrid [flags]")
+var errUsage = errors.New("usage: train words|corpus|extra|fit|contrast|eval|hybrid [flags]")
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -49,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdExtra(fs, args[1:], log)
 	case "fit":
 		return cmdFit(fs, args[1:], log)
+	case "contrast":
+		return cmdContrast(fs, args[1:], log)
 	case "eval":
 		return cmdEval(fs, args[1:], log)
 	case "hybrid":
