@@ -114,6 +114,13 @@ func diagnose(ctx context.Context, w io.Writer, ds *eval.Dataset, emb embed.Embe
 				fmt.Fprintf(w, " %5s", "-")
 			}
 		}
+		bestEv, bestCov, bestCos := -1.0, 0.0, 0.0
+		for _, r := range res.Results {
+			if e := ev(r); e > bestEv {
+				bestEv, bestCov, bestCos = e, r.Explain.Coverage, r.Explain.Cosine
+			}
+		}
+		fmt.Fprintf(w, " | top ev %.2f = cov %.2f + cos %.2f", bestEv, bestCov, bestCos)
 		var cs []float64
 		for _, r := range res.Results {
 			cs = append(cs, r.Explain.Cosine)
