@@ -74,3 +74,21 @@ func TestAuthzKeepsDecidingWhenTheStoreIsGone(t *testing.T) {
 		t.Fatalf("readiness: %+v %v", st, err)
 	}
 }
+
+func TestRegistryOnlyMode(t *testing.T) {
+	// Invariant: with the gateway disabled, serve starts the registry alone: no ADS and no ext_authz server.
+	cfg := &Config{DataDir: t.TempDir(), Gateway: false, LogLevel: "info", LogFormat: "text", FeedInterval: 50e6,
+		EnvoyPort: 10000, XDSAddr: "127.0.0.1:0", AuthzAddr: "127.0.0.1:0"}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := New(t.Context(), cfg, Parts{Registry: true, XDS: true, Authz: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.WithoutCancel(t.Context()))
+	if a.XDS != nil || a.Authz != nil || len(a.listeners) != 0 {
+		t.Fatalf("gateway parts started: xds=%v authz=%v listeners=%d", a.XDS != nil, a.Authz != nil, len(a.listeners))
+	}
+	if a.Handler() == nil {
+		t.Fatal("the registry must still be served")
+	}
+}
