@@ -153,5 +153,8 @@ func (c *Config) Public() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
+	if c.HTTPAddr == "" {
+		return "http://localhost" // the caller serves the handler (tests); nothing better is known
+	}
 	return "http://" + c.HTTPAddr
 }
