@@ -81,7 +81,7 @@ func DefaultTuning() Tuning {
 		LexicalFloor: 0.3,
 		DenseFloor:   0.2,
 		DenseDepth:   100,
-		DocFloor:     0.4, QueryFloor: 0.6,
+		DocFloor:     0.3, QueryFloor: 0.6,
 		K1: 1.2, B: 0.75,
 		FieldWeights: [numFields]float64{fName: 3, fTitle: 3, fTags: 2, fDesc: 1.5, fSubName: 1.5, fSubText: 1, fBody: 0.5},
 		FuzzyWeight:  0.7, PrefixWeight: 0.6,
