@@ -20,7 +20,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	sotwclient "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
+	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/feed"
@@ -61,14 +61,14 @@ func (h tlog) WithGroup(string) slog.Handler { return h }
 // fetcher is go-control-plane's SotW ADS client for one type, reading in the background so the test can wait
 // for a state with a deadline.
 type fetcher struct {
-	client sotwclient.ADSClient
+	client sotwv3.ADSClient
 	mu     sync.Mutex
 	last   map[string]*anypb.Any
 	update chan struct{}
 }
 
 func newFetcher(t *testing.T, ctx context.Context, conn *grpc.ClientConn, n *corev3.Node, typeURL string) *fetcher {
-	f := &fetcher{client: sotwclient.NewADSClient(ctx, n, typeURL), update: make(chan struct{}, 1)}
+	f := &fetcher{client: sotwv3.NewADSClient(ctx, n, typeURL), update: make(chan struct{}, 1)}
 	if err := f.client.InitConnect(conn); err != nil {
 		t.Fatal(err)
 	}

@@ -324,7 +324,7 @@ func (b *Batcher) drain(ctx context.Context, pending []Record) error {
 		n := min(len(pending), b.cfg.BatchSize)
 		chunk := pending[:n:n]
 		pending = pending[n:]
-		var out outcome = interrupted
+		out := interrupted
 		if dctx.Err() == nil {
 			out = b.write(dctx, chunk)
 		}

@@ -134,7 +134,7 @@ func TestVerify(t *testing.T) {
 				if !errors.Is(err, tc.err) {
 					t.Fatalf("Verify error = %v, want %v", err, tc.err)
 				}
-				if tc.err != identity.ErrNoToken && !errors.Is(err, identity.ErrInvalidToken) {
+				if !errors.Is(tc.err, identity.ErrNoToken) && !errors.Is(err, identity.ErrInvalidToken) {
 					t.Fatalf("Verify error %v does not match ErrInvalidToken", err)
 				}
 				return

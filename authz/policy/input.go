@@ -77,7 +77,7 @@ func (in Input) value() (ast.Value, error) {
 	if len(in.MCP.Arguments) > 0 {
 		v, err := ast.InterfaceToValue(in.MCP.Arguments)
 		if err != nil {
-			return nil, fmt.Errorf("convert arguments: %v: %w", err, ErrInvalidInput)
+			return nil, fmt.Errorf("convert arguments: %w: %w", err, ErrInvalidInput)
 		}
 		obj, ok := v.(ast.Object)
 		if !ok {

@@ -189,8 +189,10 @@ func (p *Provider) start(t testing.TB, bin string) (bool, error) {
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("run %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once Wait returns; waitErr is set before that.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -212,10 +214,9 @@ func (p *Provider) start(t testing.TB, bin string) (bool, error) {
 				}
 			}
 			select {
-			case err := <-exited:
-				exited <- err
+			case <-exited:
 				stop()
-				return false, fmt.Errorf("hydra exited before it was ready: %v\n%s", err, out.String())
+				return false, fmt.Errorf("hydra exited before it was ready: %w\n%s", waitErr, out.String())
 			case <-time.After(100 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {

@@ -23,7 +23,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	sotwclient "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
+	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
@@ -195,7 +195,7 @@ func node(id, fleet string) *corev3.Node {
 // sotw is go-control-plane's own state-of-the-world ADS client for one resource type, with a deadline on Fetch.
 type sotw struct {
 	t      testing.TB
-	client sotwclient.ADSClient
+	client sotwv3.ADSClient
 	typ    string
 }
 
@@ -203,7 +203,7 @@ func (h *harness) sotw(t testing.TB, n *corev3.Node, typeURL string) *sotw {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
-	c := sotwclient.NewADSClient(ctx, n, typeURL)
+	c := sotwv3.NewADSClient(ctx, n, typeURL)
 	if err := c.InitConnect(h.conn); err != nil {
 		t.Fatal(err)
 	}
@@ -211,9 +211,9 @@ func (h *harness) sotw(t testing.TB, n *corev3.Node, typeURL string) *sotw {
 }
 
 // fetch waits for the next response, failing the test after waitFor.
-func (c *sotw) fetch() (*sotwclient.Response, error) {
+func (c *sotw) fetch() (*sotwv3.Response, error) {
 	type result struct {
-		r   *sotwclient.Response
+		r   *sotwv3.Response
 		err error
 	}
 	ch := make(chan result, 1)

@@ -41,7 +41,7 @@ func (s *titanServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
-		http.Error(w, "unsigned", 403)
+		http.Error(w, "unsigned", http.StatusForbidden)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -19,8 +19,8 @@ import (
 //	n × f32 weight          per-row pooling weight (SIF)
 //
 // Row order carries no meaning for the reader; the trainer writes rows by
-// frequency rank. The int8 block is used in place, so a table embedded with
-// go:embed is never copied.
+// frequency rank. The int8 block is used in place, so a table embedded
+// with the go:embed directive is never copied.
 const (
 	magic   = "SEMB"
 	version = 1

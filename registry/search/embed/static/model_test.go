@@ -99,7 +99,7 @@ func TestVocabularyLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Invariant: exact match first, then "'s" and "s" stripping, never
-	// stripping "ss" (class → clas) or very short words.
+	// stripping "ss" ("class" loses its "ss") or very short words.
 	tests := []struct {
 		tok  string
 		row  int32

@@ -170,8 +170,8 @@ func buildIndex(ctx context.Context, ds *eval.Dataset, emb embed.Embedder, tune 
 		return nil, nil, fmt.Errorf("build index: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- x.Run(runCtx) }()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = x.Run(runCtx) }()
 	stop := func() { cancel(); <-done }
 	x.Load(objectSource(objs))
 	if err := x.Flush(ctx); err != nil {
