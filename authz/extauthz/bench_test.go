@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -74,7 +76,8 @@ func (discardSink) InsertAudit(context.Context, []audit.Record) error { return n
 
 // benchServer is a Check server with the real engine on benchData, the real verifier (its token cache warm after
 // the first call, as for a client that sends the same token on every call) and a real Batcher.
-func benchServer(b *testing.B) (*extauthz.Server, *policy.Engine, string) {
+// Extra Rego modules are loaded beside the embedded policy as override files.
+func benchServer(b *testing.B, extra ...string) (*extauthz.Server, *policy.Engine, string) {
 	b.Helper()
 	log := slog.New(slog.DiscardHandler)
 	dev, err := identity.LoadOrCreateDevIssuer(b.TempDir(), identity.DevOptions{})
@@ -85,9 +88,21 @@ func benchServer(b *testing.B) (*extauthz.Server, *policy.Engine, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := policy.New(b.Context(), policy.Options{Logger: log})
+	opts := policy.Options{Logger: log}
+	if len(extra) > 0 {
+		opts.Dir = b.TempDir()
+		for i, src := range extra {
+			if err := os.WriteFile(filepath.Join(opts.Dir, fmt.Sprintf("extra%d.rego", i)), []byte(src), 0o600); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	engine, err := policy.New(b.Context(), opts)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if engine.Memoized() == (len(extra) > 0) {
+		b.Fatalf("decision cache on: %v with %d override modules", engine.Memoized(), len(extra))
 	}
 	if err := engine.SetData(b.Context(), benchData()); err != nil {
 		b.Fatal(err)
@@ -261,9 +276,22 @@ func BenchmarkCheckVsRaw(b *testing.B) {
 // connection (as an Envoy worker multiplexes its checks), clients and server sharing this machine's 2 cores. It
 // reports the wall throughput under whatever else runs on the machine, the process CPU per Check (client and
 // server), and the throughput that CPU cost allows on 2 cores (cpu-checks/s = 2 s / cpu-ns per check), a lower
-// bound for the server alone since the clients' share is included.
+// bound for the server alone since the clients' share is included. "cached" runs the default policy, whose
+// decisions the engine caches; "evaluated" adds an override that reads the call's arguments, so every Check
+// evaluates the policy.
 func BenchmarkCheckGRPC(b *testing.B) {
-	srv, _, tok := benchServer(b)
+	b.Run("cached", func(b *testing.B) { benchCheckGRPC(b) })
+	b.Run("evaluated", func(b *testing.B) { benchCheckGRPC(b, argumentsRule) })
+}
+
+// argumentsRule is an override that reads the call's arguments, which turns the engine's decision cache off.
+const argumentsRule = `package mcpgw.authz
+
+deny contains "large transfers need approval" if input.mcp.arguments.amount > 1000
+`
+
+func benchCheckGRPC(b *testing.B, extra ...string) {
+	srv, _, tok := benchServer(b, extra...)
 	client := serveTCP(b, srv)
 	req := benchRequest(tok, "get_balance")
 	if _, err := client.Check(context.Background(), req); err != nil {

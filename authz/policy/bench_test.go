@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -75,14 +77,18 @@ func benchInput(tool string) Input {
 
 // rawQuery prepares the decision query the plain way an OPA user would:
 // modules from source, data as map[string]any in an inmem store, input as a
-// Go map per evaluation. It is the floor Decide is compared with.
-func rawQuery(b *testing.B, doc ast.Object) rego.PreparedEvalQuery {
+// Go map per evaluation, extra modules beside the embedded ones. It is the
+// floor Decide is compared with.
+func rawQuery(b *testing.B, doc ast.Object, extra ...string) rego.PreparedEvalQuery {
 	b.Helper()
 	data, err := ast.JSON(doc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	opts := []func(*rego.Rego){rego.Query(queryDecision), rego.Store(inmem.NewFromObject(data.(map[string]any)))}
+	for i, src := range extra {
+		opts = append(opts, rego.Module(fmt.Sprintf("extra%d.rego", i), src))
+	}
 	names, _ := fs.Glob(policies.Default(), "*.rego")
 	for _, name := range names {
 		src, err := fs.ReadFile(policies.Default(), name)
@@ -111,9 +117,27 @@ func rawInput(b *testing.B, in Input) map[string]any {
 	return m.(map[string]any)
 }
 
-func benchEngine(b *testing.B) *Engine {
+// argumentsRule is an override that reads the call's arguments, which turns
+// the engine's decision cache off: with it every Decide evaluates the policy.
+const argumentsRule = `package mcpgw.authz
+
+deny contains "large transfers need approval" if input.mcp.arguments.amount > 1000
+`
+
+// benchEngine is an engine on benchData, with extra modules (override
+// files) beside the embedded policy.
+func benchEngine(b *testing.B, extra ...string) *Engine {
 	b.Helper()
-	e, err := New(b.Context(), Options{})
+	var opts Options
+	if len(extra) > 0 {
+		opts.Dir = b.TempDir()
+		for i, src := range extra {
+			if err := os.WriteFile(filepath.Join(opts.Dir, fmt.Sprintf("extra%d.rego", i)), []byte(src), 0o600); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	e, err := New(b.Context(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -219,16 +243,31 @@ func BenchmarkDecide(b *testing.B) {
 // BenchmarkDecideVsRaw alternates Decide and the raw evaluation in one loop,
 // so both see the same machine load (the build machine is shared), and
 // reports both distributions and their ratio.
+//
+// The "evaluated" cases load an override that reads the call's arguments, so every Decide evaluates the policy
+// (no decision cache): the ratio there is the engine's own overhead over OPA.
 func BenchmarkDecideVsRaw(b *testing.B) {
-	for _, tool := range []string{"get_balance", "transfer"} {
-		b.Run(tool, func(b *testing.B) {
-			in := benchInput(tool)
-			e := benchEngine(b)
+	cases := []struct {
+		name, tool string
+		extra      []string
+	}{
+		{"get_balance", "get_balance", nil},
+		{"transfer", "transfer", nil},
+		{"evaluated/get_balance", "get_balance", []string{argumentsRule}},
+		{"evaluated/transfer", "transfer", []string{argumentsRule}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			in := benchInput(tc.tool)
+			e := benchEngine(b, tc.extra...)
+			if e.Memoized() == (tc.extra != nil) {
+				b.Fatalf("decision cache on: %v, want %v", e.Memoized(), tc.extra == nil)
+			}
 			doc, err := benchData().document()
 			if err != nil {
 				b.Fatal(err)
 			}
-			pq := rawQuery(b, doc)
+			pq := rawQuery(b, doc, tc.extra...)
 			input := rawInput(b, in)
 			var engine, raw latencies
 			ctx := context.WithoutCancel(b.Context())
