@@ -81,7 +81,7 @@ eval: ## search quality on the dev set (NDCG@10, MRR, Recall@10 per category); E
 load-search: ## search and list load at 1, 10 and 100 concurrent clients over loopback
 	$(GO) run ./test/load/search -n 1000 -duration 10s -levels 1,10,100
 
-load-gateway: ## latency the gateway path adds per tool call, at 1 and 50 clients
+load-gateway: build ## latency the gateway path adds per tool call, at 1 and 50 clients
 	$(GO) run ./test/load/gateway -duration 10s
 
 embedder: ## rebuild the builtin embedding table (Node teacher + Go trainer; ~35 min; needs apt-get update once)
