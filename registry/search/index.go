@@ -530,6 +530,13 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 			x.mu.Unlock()
 			return nil // replaced meanwhile, or not resolved yet
 		}
+		if model := x.model; x.vecs.priorModel != model.ID() {
+			x.mu.Unlock()
+			if err := x.embedPrior(ctx, emb, model); err != nil {
+				return err
+			}
+			continue
+		}
 		var jobs []job
 		n := 0
 		for slot := range x.pending {
@@ -610,6 +617,53 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 		x.notifyLocked()
 		x.mu.Unlock()
 	}
+}
+
+// embedPrior embeds the reference texts with model and makes their mean the centring prior (reference.go).
+func (x *Index) embedPrior(ctx context.Context, emb embed.Embedder, model embed.ModelInfo) error {
+	sum := make([]float64, model.Dim)
+	n := 0
+	for texts := range slices.Chunk(referenceTexts, x.opts.BatchSize) {
+		start := time.Now()
+		vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
+		x.met.embedSeconds.Observe(time.Since(start).Seconds())
+		if err != nil {
+			return fmt.Errorf("embed reference texts: %w", err)
+		}
+		for _, v := range vecs {
+			if len(v) != model.Dim {
+				// The provider now answers in another space: learn it again (and recompute everything).
+				x.mu.Lock()
+				if x.emb == emb {
+					x.model = embed.ModelInfo{}
+				}
+				x.mu.Unlock()
+				return fmt.Errorf("embed reference texts: %w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
+			}
+			if isZero(v) {
+				continue
+			}
+			for i, f := range v {
+				sum[i] += float64(f)
+			}
+			n++
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.emb != emb || x.model.ID() != model.ID() {
+		return nil // replaced meanwhile: the next round starts over
+	}
+	var mean []float32 // none when the model knows no word of the reference texts
+	if n > 0 {
+		mean = make([]float32, model.Dim)
+		for i, s := range sum {
+			mean[i] = float32(s / float64(n))
+		}
+	}
+	x.vecs.setPrior(mean, model.ID())
+	x.vecs.recentre(true)
+	return nil
 }
 
 // isZero reports a vector with no information (an embedder's answer for a text with no known word).

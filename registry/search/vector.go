@@ -44,6 +44,10 @@ type vectorStore struct {
 	invNorm  []float32
 	centredN int  // vectors in use when the mean was computed
 	changed  bool // vectors were added or removed since
+	// prior is the mean of the reference texts embedded by the same model (priorModel), counted as priorWeight
+	// vectors in the mean; nil until Run computes it. See reference.go.
+	prior      []float32
+	priorModel string
 
 	exactBelow int
 	efSearch   int
@@ -145,9 +149,16 @@ func (s *vectorStore) recentre(exact bool) {
 			}
 		}
 	}
+	count := float64(s.n)
+	if s.prior != nil {
+		for i, f := range s.prior {
+			sum[i] += priorWeight * float64(f)
+		}
+		count += priorWeight
+	}
 	s.mean = make([]float32, s.dim)
 	for i := range sum {
-		s.mean[i] = float32(sum[i] / float64(s.n))
+		s.mean[i] = float32(sum[i] / count)
 	}
 	s.meanSq = dot(s.mean, s.mean)
 	s.centredN, s.changed = s.n, false
@@ -156,6 +167,11 @@ func (s *vectorStore) recentre(exact bool) {
 			s.centre(uint32(id))
 		}
 	}
+}
+
+// setPrior sets the reference mean of model (see reference.go); the next recentre uses it.
+func (s *vectorStore) setPrior(mean []float32, model string) {
+	s.prior, s.priorModel, s.changed = mean, model, true
 }
 
 // stale reports whether the mean no longer is that of the vectors in use.
