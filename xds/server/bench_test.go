@@ -134,8 +134,11 @@ func namespaceScoped(b *testing.B, h *harness, server string) int {
 }
 
 // BenchmarkFanOut connects 100 ADS clients (state of the world on one stream each, as Envoy does, or delta) from
-// a child process over TCP, so that what it measures is the control plane alone: its heap once every client is
-// synced, its CPU per change, and the time from a catalog change until every client holds it.
+// a child process over TCP, so that what it measures is the control plane alone: its heap once every client holds
+// everything and the streams are quiet (heap-MB, and streams-heap-MB above the heap before the clients came), the
+// highest heap while the 100 clients connected at once and received their first push (peak-heap-MB: every stream
+// holds its own encoded copy of the responses until the client has read them), its CPU per change, and the time
+// from a catalog change until every client holds it.
 func BenchmarkFanOut(b *testing.B) {
 	const clients = 100
 	for _, n := range []int{1000, 10000} {
@@ -147,7 +150,10 @@ func BenchmarkFanOut(b *testing.B) {
 				var base runtime.MemStats
 				runtime.ReadMemStats(&base)
 				first := objs[0].(*catalog.Server)
+				peak := samplePeakHeap()
 				fleet := startClients(b, h.addr, clients, protocol, translate.ClusterName(first.Name, first.Versions[0].Version))
+				fleet.quiet(b)
+				peakHeap := peak()
 				settleHeap()
 				var synced runtime.MemStats
 				runtime.ReadMemStats(&synced)
@@ -170,6 +176,7 @@ func BenchmarkFanOut(b *testing.B) {
 				}
 				b.ReportMetric(float64(synced.HeapInuse-min(base.HeapInuse, synced.HeapInuse))/(1<<20), "streams-heap-MB")
 				b.ReportMetric(float64(synced.HeapInuse)/(1<<20), "heap-MB")
+				b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
 				b.ReportMetric(float64(fanout.Milliseconds())/float64(b.N), "fanout-ms")
 				b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 			})
@@ -212,7 +219,21 @@ func startClients(b *testing.B, addr string, n int, protocol, first string) *cli
 
 func (f *clientFleet) waitAll(b *testing.B, cluster string) {
 	b.Helper()
-	if _, err := fmt.Fprintf(f.in, "wait %s\n", cluster); err != nil {
+	f.ask(b, "wait "+cluster)
+}
+
+// quiet waits until no client has received anything for quietFor.
+func (f *clientFleet) quiet(b *testing.B) {
+	b.Helper()
+	f.ask(b, "quiet")
+}
+
+// quietFor is how long the clients must receive nothing for the fleet to count as quiet.
+const quietFor = time.Second
+
+func (f *clientFleet) ask(b *testing.B, cmd string) {
+	b.Helper()
+	if _, err := fmt.Fprintln(f.in, cmd); err != nil {
 		b.Fatal(err)
 	}
 	for f.out.Scan() {
@@ -259,6 +280,18 @@ func TestADSClientsHelper(t *testing.T) {
 	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
+		if in.Text() == "quiet" {
+			for quiet := time.After(quietFor); quiet != nil; {
+				select {
+				case <-changed:
+					quiet = time.After(quietFor)
+				case <-quiet:
+					quiet = nil
+				}
+			}
+			fmt.Println("ok")
+			continue
+		}
 		cluster, ok := strings.CutPrefix(in.Text(), "wait ")
 		if !ok {
 			continue
@@ -293,6 +326,29 @@ func all(has []func(string) bool, name string) bool {
 		}
 	}
 	return true
+}
+
+// samplePeakHeap samples the heap in use every 10 ms until the returned function is called, which returns the
+// highest value seen.
+func samplePeakHeap() func() uint64 {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		var m runtime.MemStats
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }
 
 // settleHeap collects twice, so that buffers parked in sync.Pools (gRPC's among them) are released before the
