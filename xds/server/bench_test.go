@@ -137,8 +137,9 @@ func namespaceScoped(b *testing.B, h *harness, server string) int {
 // a child process over TCP, so that what it measures is the control plane alone: its heap once every client holds
 // everything and the streams are quiet (heap-MB, and streams-heap-MB above the heap before the clients came), the
 // highest heap while the 100 clients connected at once and received their first push (peak-heap-MB: every stream
-// holds its own encoded copy of the responses until the client has read them), its CPU per change, and the time
-// from a catalog change until every client holds it.
+// holds its own encoded copy of the responses until the client has read them; admission.go bounds it), the time
+// until all 100 hold their first configuration (first-sync-ms, the child process's start included), its CPU per
+// change, and the time from a catalog change until every client holds it.
 func BenchmarkFanOut(b *testing.B) {
 	const clients = 100
 	for _, n := range []int{1000, 10000} {
@@ -151,8 +152,10 @@ func BenchmarkFanOut(b *testing.B) {
 				runtime.ReadMemStats(&base)
 				first := objs[0].(*catalog.Server)
 				peak := samplePeakHeap()
+				connect := time.Now()
 				fleet := startClients(b, h.addr, clients, protocol, translate.ClusterName(first.Name, first.Versions[0].Version))
 				fleet.quiet(b)
+				syncTime := time.Since(connect) - quietFor
 				peakHeap := peak()
 				settleHeap()
 				var synced runtime.MemStats
@@ -177,6 +180,7 @@ func BenchmarkFanOut(b *testing.B) {
 				b.ReportMetric(float64(synced.HeapInuse-min(base.HeapInuse, synced.HeapInuse))/(1<<20), "streams-heap-MB")
 				b.ReportMetric(float64(synced.HeapInuse)/(1<<20), "heap-MB")
 				b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(syncTime.Milliseconds()), "first-sync-ms")
 				b.ReportMetric(float64(fanout.Milliseconds())/float64(b.N), "fanout-ms")
 				b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 			})

@@ -38,8 +38,9 @@ const HealthService = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 
 // Metrics are the server's Prometheus metrics.
 type Metrics struct {
-	connected prometheus.Gauge
-	nacks     *prometheus.CounterVec
+	connected    prometheus.Gauge
+	nacks        *prometheus.CounterVec
+	syncsWaiting prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not registered).
@@ -53,9 +54,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "mcpgw_xds_nacks_total",
 			Help: "Configuration rejected by a node, by node id and resource type.",
 		}, []string{"node", "type"}),
+		syncsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mcpgw_xds_streams_waiting_to_sync",
+			Help: "New ADS streams waiting for their first configuration while others receive theirs (see admission.go).",
+		}),
 	}
 	if reg != nil {
-		if err := errors.Join(reg.Register(m.connected), reg.Register(m.nacks)); err != nil {
+		if err := errors.Join(reg.Register(m.connected), reg.Register(m.nacks), reg.Register(m.syncsWaiting)); err != nil {
 			return nil, fmt.Errorf("register xds server metrics: %w", err)
 		}
 	}
@@ -90,6 +95,7 @@ func New(cache cachev3.SnapshotCache, fleets Fleets, log *slog.Logger, m *Metric
 			grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
 			grpc.MaxRecvMsgSize(maxRecvMessageBytes),
+			grpc.StreamInterceptor(newSyncGate(concurrentSyncs, syncHold, m).intercept),
 		),
 		health: health.NewServer(),
 		cache:  cache,
