@@ -211,11 +211,8 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		s.log.ErrorContext(ctx, "refuse check request", "decision_id", c.decisionID, "path", in.Path, "err", perr)
 		return nil, status.Error(codes.FailedPrecondition, "route names no mcpgw target")
 	case errors.As(perr, &bad):
-		c.target = mcp.Target{Kind: in.ContextExtensions[mcp.ExtKind], Server: in.ContextExtensions[mcp.ExtServer],
-			Version: in.ContextExtensions[mcp.ExtVersion]}
-		if c.target.Kind == "" {
-			c.target.Kind = mcp.DefaultKind
-		}
+		c.target, _ = mcp.TargetOf(in) // Parse resolved it before it read the request
+
 	default:
 		return nil, s.fail(ctx, c, "parse MCP request", perr)
 	}

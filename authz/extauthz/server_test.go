@@ -297,6 +297,14 @@ func TestCheckTargets(t *testing.T) {
 		{"version that forwards the token", call{token: alice, body: list, ext: ext("server", "finance/ledger", "2.0.0")}, 0, "2.0.0", true},
 		{"retired version", call{token: alice, body: list, ext: ext("server", "finance/ledger", "0.9.0")}, 410, "0.9.0", false},
 		{"unknown server", call{token: alice, body: list, ext: ext("server", "finance/nope", "")}, 404, "", false},
+		// The route that catches a pinned version no server route matched names the server and version "from
+		// the request": the path and the Mcp-Server-Version header.
+		{"unknown pinned version", call{token: alice, body: list, path: "/mcp/finance/ledger/sub?x=1",
+			headers: map[string]string{"mcp-server-version": "7.0.0"}, ext: ext("server", "*", "*")}, 404, "7.0.0", false},
+		{"retired pinned version", call{token: alice, body: list,
+			headers: map[string]string{"mcp-server-version": "0.9.0"}, ext: ext("server", "*", "*")}, 410, "0.9.0", false},
+		{"pinned version of an unknown server", call{token: alice, body: list, path: "/mcp/finance/nope",
+			headers: map[string]string{"mcp-server-version": "1.0.0"}, ext: ext("server", "*", "*")}, 404, "1.0.0", false},
 		{"virtual server allowed", call{token: bob, path: "/virtual/support", body: toolsCall(1, "search_tickets", ""), ext: ext("virtual", "support", "")}, 0, "", false},
 		{"virtual server denied", call{token: alice, path: "/virtual/support", body: list, ext: ext("virtual", "support", "")}, 403, "", false},
 		{"registry tools", call{token: bob, path: "/airegistry-tools/mcp", body: toolsCall(1, "search_servers", `{"q":"ledger"}`), ext: ext("registry-tools", "airegistry-tools", "")}, 0, "", true},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -35,9 +36,13 @@ const (
 	headerMethod          = "mcp-method"
 	headerName            = "mcp-name"
 	headerSessionID       = "mcp-session-id"
+	headerServerVersion   = "mcp-server-version"
 	// headerPartialBody is set by Envoy when allow_partial_message cut the body at max_request_bytes.
 	headerPartialBody = "x-envoy-auth-partial-body"
 )
+
+// mcpPathPrefix starts every server's gateway path, /mcp/{namespace}/{name}.
+const mcpPathPrefix = "/mcp/"
 
 // metaProtocolVersion is the params._meta key of the stateless revision that must equal MCP-Protocol-Version.
 const metaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
@@ -157,7 +162,7 @@ type Input struct {
 // keys at any depth (so the gateway and the server cannot read different values for one key), nesting at most
 // MaxDepth, and batches of at most MaxBatch messages. Top-level members JSON-RPC does not define are ignored.
 func (p *Parser) Parse(in Input) (*Request, error) {
-	t, err := target(in.ContextExtensions)
+	t, err := TargetOf(in)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +237,17 @@ func (p *Parser) Parse(in Input) (*Request, error) {
 	return r, nil
 }
 
-func target(ext map[string]string) (Target, error) {
+// TargetOf returns the target a request's route names: its context_extensions, with ExtFromRequest resolved from
+// the request. A route without a server (or a path naming none) is ErrNoTarget.
+func TargetOf(in Input) (Target, error) {
+	ext := in.ContextExtensions
 	t := Target{Kind: ext[ExtKind], Server: ext[ExtServer], Version: ext[ExtVersion]}
+	if t.Server == ExtFromRequest {
+		t.Server = serverInPath(in.Path)
+	}
+	if t.Version == ExtFromRequest {
+		t.Version = in.Headers[headerServerVersion]
+	}
 	if t.Server == "" {
 		return Target{}, ErrNoTarget
 	}
@@ -241,6 +255,25 @@ func target(ext map[string]string) (Target, error) {
 		t.Kind = DefaultKind
 	}
 	return t, nil
+}
+
+// serverInPath returns "namespace/name" of a path /mcp/{namespace}/{name}[/...][?...], or "" when the path names
+// no server. The name is not validated: a name that no server has is the catalog's 404.
+func serverInPath(path string) string {
+	path, _, _ = strings.Cut(path, "?")
+	rest, ok := strings.CutPrefix(path, mcpPathPrefix)
+	if !ok {
+		return ""
+	}
+	ns, rest, ok := strings.Cut(rest, "/")
+	if !ok || ns == "" {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" {
+		return ""
+	}
+	return ns + "/" + name
 }
 
 func (p *Parser) unsupported(requested string) *Error {

@@ -438,6 +438,38 @@ func TestParseNoTarget(t *testing.T) {
 	}
 }
 
+func TestTargetFromRequest(t *testing.T) {
+	// Invariant: ExtFromRequest resolves the server from the path /mcp/{namespace}/{name} (any suffix or query
+	// ignored) and the version from Mcp-Server-Version; a path naming no server is ErrNoTarget.
+	from := map[string]string{ExtKind: "server", ExtServer: ExtFromRequest, ExtVersion: ExtFromRequest}
+	pinned := map[string]string{headerServerVersion: "2.1.0"}
+	tests := []struct {
+		path string
+		want Target
+	}{
+		{"/mcp/finance/ledger", Target{Kind: "server", Server: "finance/ledger", Version: "2.1.0"}},
+		{"/mcp/finance/ledger/", Target{Kind: "server", Server: "finance/ledger", Version: "2.1.0"}},
+		{"/mcp/finance/ledger/sse/x?y=1", Target{Kind: "server", Server: "finance/ledger", Version: "2.1.0"}},
+		{"/mcp/finance/ledger?session=1", Target{Kind: "server", Server: "finance/ledger", Version: "2.1.0"}},
+	}
+	for _, tc := range tests {
+		got, err := TargetOf(Input{Path: tc.path, Headers: pinned, ContextExtensions: from})
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v", tc.path, got, err, tc.want)
+		}
+	}
+	for _, path := range []string{"", "/", "/mcp/", "/mcp/finance", "/mcp/finance/", "/mcp//ledger", "/api/v1/servers", "/mcpx/a/b"} {
+		if _, err := TargetOf(Input{Path: path, Headers: pinned, ContextExtensions: from}); !errors.Is(err, ErrNoTarget) {
+			t.Errorf("%q: err = %v; want ErrNoTarget", path, err)
+		}
+	}
+	// Without the header the version is the default one.
+	got, err := TargetOf(Input{Path: "/mcp/a/b", ContextExtensions: from})
+	if err != nil || got.Version != "" {
+		t.Errorf("no header: %+v, %v", got, err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	// Invariant: a configuration that could not parse real traffic is refused at start, naming every problem.
 	tests := []struct {

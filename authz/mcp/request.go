@@ -12,6 +12,12 @@ const (
 	ExtServer  = "server"  // the server (or virtual server) name
 	ExtVersion = "version" // the pinned server version; empty for the default version or for virtual servers
 
+	// ExtFromRequest as the server means the server the request path names (/mcp/{namespace}/{name}/...), and
+	// as the version the version the request pins (the Mcp-Server-Version header). xds sets both on the route
+	// that catches requests pinning a version no server route matched, so authz answers them with the request's
+	// JSON-RPC id (the route's own direct answer cannot carry it).
+	ExtFromRequest = "*"
+
 	// DefaultKind is Target.Kind when the route names none, as authz/policy assumes.
 	DefaultKind = "server"
 )

@@ -32,6 +32,7 @@ const (
 	codeUnauthorized   = -32033
 	codeForbidden      = -32034
 	codeHeaderMismatch = -32020
+	codeNotFound       = -32035
 )
 
 // gateway is the whole gateway path, as a user runs it: Hydra as the identity provider, one `mcpgw serve` process

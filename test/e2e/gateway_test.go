@@ -177,6 +177,23 @@ func TestGateway(t *testing.T) {
 			g.expect(expectedAudit{subject: "dave", server: "finance/ledger-next", rule: "bad_request"})
 		})
 
+		t.Run("unknown pinned version", func(t *testing.T) {
+			t.Parallel()
+			// Invariant: a request pinning a version the server lacks is answered by authz through the shared
+			// unknown-version route: 404 with JSON-RPC error -32035 carrying the request's id (the route's own
+			// answer would carry id null, which clients cannot match to their request); without a token, 401.
+			body := `{"jsonrpc":"2.0","id":42,"method":"tools/list"}`
+			pin := map[string]string{"Mcp-Server-Version": "9.9.9"}
+			status, code, text := rawCall(t, g.base+"/mcp/finance/ledger-next", dave, pin, body)
+			if status != 404 || code != codeNotFound || !strings.Contains(text, `"id":42`) {
+				t.Errorf("unknown version: %d %d %s", status, code, text)
+			}
+			if status, _, _ := rawCall(t, g.base+"/mcp/finance/ledger-next", "", pin, body); status != 401 {
+				t.Errorf("unknown version without a token: %d, want 401", status)
+			}
+			g.expect(expectedAudit{subject: "dave", server: "finance/ledger-next", rule: "unknown_target"})
+		})
+
 		t.Run("no token", func(t *testing.T) {
 			t.Parallel()
 			// Invariant: without a token the gateway answers 401 with a JSON-RPC error (-32033) and an RFC 9728

@@ -58,6 +58,10 @@ const (
 
 	// RegistryToolsServer is the ExtServer value of the airegistry-tools route.
 	RegistryToolsServer = "airegistry-tools"
+
+	// ExtFromRequest as ExtServer and ExtVersion tells authz to take the server from the request path and the
+	// version from the Mcp-Server-Version header (the unknown-version route, which serves every server).
+	ExtFromRequest = "*"
 )
 
 // Paths the gateway serves.

@@ -161,7 +161,10 @@ func (t *Translator) VirtualRoutes(v *ir.VirtualServer) ([]*routev3.Route, error
 // CommonRoutes returns the routes every fleet has, which must follow all server and virtual-server routes:
 //
 //   - the unknown-version route: a request under /mcp/ pinning a version no server route matched answers 404
-//     with a JSON-RPC error (ext_authz off: no upstream is reached and no server can be named);
+//     with a JSON-RPC error. ext_authz runs first, told to take the server from the path and the version from the
+//     header ({kind: server, server: *, version: *}): it answers a caller without a token 401, and anyone else 404
+//     (or 410 for a retired version) with the request's JSON-RPC id, which the route's own answer cannot carry;
+//     the route's answer (id null) remains for a version added a moment ago that the routes do not have yet;
 //   - the airegistry-tools MCP server, to the registry, ext_authz on ({kind: registry-tools});
 //   - the REST API and the well-known documents, to the registry, ext_authz off: the registry authenticates those
 //     requests itself, and OAuth discovery must work without a token.
@@ -187,7 +190,7 @@ func (t *Translator) commonRoutes(e *encoder) []*routev3.Route {
 				Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: unknown.body()}},
 			}},
 			ResponseHeadersToAdd: t.shared.jsonContent,
-			TypedPerFilterConfig: map[string]*anypb.Any{filterExtAuthz: off[filterExtAuthz]},
+			TypedPerFilterConfig: map[string]*anypb.Any{filterExtAuthz: e.checkSettings(KindServer, ExtFromRequest, ExtFromRequest)},
 		},
 		t.registryRoute("registry-tools", pathMatch(PathRegistryTools),
 			e.checkSettings(KindRegistryTools, RegistryToolsServer, "")),
