@@ -104,7 +104,7 @@ func (s *Server) changeVersion(c *gin.Context, edit func(*catalog.Server, *catal
 	if !ok {
 		return
 	}
-	rev, ok := ifMatch(c)
+	rev, ok := baseRev(c, srv)
 	if !ok {
 		return
 	}
@@ -149,7 +149,7 @@ func (s *Server) deleteVersion(c *gin.Context) {
 	if !ok {
 		return
 	}
-	rev, ok := ifMatch(c)
+	rev, ok := baseRev(c, srv)
 	if !ok {
 		return
 	}
@@ -172,7 +172,7 @@ func (s *Server) deleteVersion(c *gin.Context) {
 			next.Version(d.Version).Default = true
 		}
 	}
-	if _, err := s.opts.Registrar.Replace(c.Request.Context(), actor(c), next, nonZero(rev, srv.Rev)); err != nil {
+	if _, err := s.opts.Registrar.Replace(c.Request.Context(), actor(c), next, rev); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -180,7 +180,7 @@ func (s *Server) deleteVersion(c *gin.Context) {
 }
 
 func (s *Server) writeServer(c *gin.Context, next *catalog.Server, rev int64, status int, version string) {
-	out, err := s.opts.Registrar.Replace(c.Request.Context(), actor(c), next, nonZero(rev, next.Rev))
+	out, err := s.opts.Registrar.Replace(c.Request.Context(), actor(c), next, rev)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -197,13 +197,20 @@ func (s *Server) writeServer(c *gin.Context, next *catalog.Server, rev int64, st
 	c.JSON(status, ver)
 }
 
-// nonZero makes a sub-resource write conditional on the rev it read, when the client sent no If-Match, so that two
-// concurrent version edits cannot silently undo each other.
-func nonZero(rev, fallback int64) int64 {
-	if rev != 0 {
-		return rev
+// baseRev returns the rev a version write must be conditional on: that of the server copy the edit is computed
+// from (this process's view), always, so that two concurrent version edits cannot silently undo each other. An
+// If-Match naming another rev answers 412, even when it names the store's current rev: the view may not have caught
+// up with a write made through another replica, and editing the older copy would undo that write.
+func baseRev(c *gin.Context, srv *catalog.Server) (int64, bool) {
+	rev, ok := ifMatch(c)
+	if !ok {
+		return 0, false
 	}
-	return fallback
+	if rev != 0 && rev != srv.Rev {
+		writeProblem(c, probPrecondition.with("the resource changed since the revision named in If-Match; read it again"))
+		return 0, false
+	}
+	return srv.Rev, true
 }
 
 // cloneServer copies a server deeply enough to edit its versions: objects in the view are shared and immutable.

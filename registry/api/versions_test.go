@@ -173,3 +173,37 @@ func TestSecretsNeverEchoed(t *testing.T) {
 		t.Fatalf("stored egress auth of 2.0.0: %+v", a)
 	}
 }
+
+func TestVersionWriteOnStaleViewKeepsOtherWrites(t *testing.T) {
+	// Invariant: a version change is computed from the server this process holds in memory, so it must be
+	// conditional on that copy's rev. When another replica changed the server and this view has not caught up, an
+	// If-Match naming the store's current rev must not let the edit overwrite the other replica's change: 412.
+	e := newEnv(t)
+	e.create(t, "/api/v1/servers", serverBody("ns/x"))
+
+	// Another replica changes the title: the store moves on, this process's view (no feed running) does not.
+	cur, err := e.store.Get(t.Context(), catalog.KindServer, "ns/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *cur.(*catalog.Server)
+	other.Title = "Changed elsewhere"
+	c, err := e.store.Update(t.Context(), &other, cur.Metadata().Rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const base = "/api/v1/servers/ns/x/versions"
+	e.do(t, http.MethodPost, base, obj{"version": "1.1.0", "url": "http://127.0.0.1:9/v11"},
+		header("If-Match", etag(c.Seq))).want(t, http.StatusPreconditionFailed)
+	e.do(t, http.MethodDelete, base+"/1.0.0", nil,
+		header("If-Match", etag(c.Seq))).want(t, http.StatusPreconditionFailed)
+
+	got, err := e.store.Get(t.Context(), catalog.KindServer, "ns/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.(*catalog.Server); s.Title != "Changed elsewhere" || s.Rev != c.Seq {
+		t.Fatalf("stored server %q at rev %d, want the other replica's write at rev %d", s.Title, s.Rev, c.Seq)
+	}
+}
