@@ -48,8 +48,11 @@ type Control struct {
 	mu     sync.Mutex
 	cache  map[string]*entry   // by effective scope set
 	scopes map[string][]string // caller profile -> effective scopes, until the access data change
-	group  singleflight.Group
-	evMu   sync.Mutex // serialises incremental updates
+	// gen counts access data pushes. An answer computed while a push happened may come from the old data, so it is
+	// returned but not cached: otherwise it would outlive the data it came from (a revoked grant kept working).
+	gen   uint64
+	group singleflight.Group
+	evMu  sync.Mutex // serialises incremental updates
 }
 
 // entry is a cached visible set and a caller it was computed for (any caller with the same effective scopes).
@@ -155,6 +158,7 @@ func (c *Control) pushData(ctx context.Context) error {
 	c.mu.Lock()
 	c.cache = map[string]*entry{}
 	c.scopes = map[string][]string{}
+	c.gen++
 	c.mu.Unlock()
 	return nil
 }
@@ -177,6 +181,7 @@ func (c *Control) effectiveScopes(ctx context.Context, p policy.Principal) ([]st
 	k := profileKey(p)
 	c.mu.Lock()
 	sc, ok := c.scopes[k]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok {
 		return sc, nil
@@ -186,11 +191,14 @@ func (c *Control) effectiveScopes(ctx context.Context, p policy.Principal) ([]st
 		return nil, err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return sc, nil
+	}
 	if len(c.scopes) >= 4*maxCached {
 		clear(c.scopes)
 	}
 	c.scopes[k] = sc
-	c.mu.Unlock()
 	return sc, nil
 }
 
@@ -440,8 +448,11 @@ func (c *Control) ForPolicy(ctx context.Context, p policy.Principal) (*Set, erro
 }
 
 // compute evaluates visibility over the whole catalog in one policy evaluation. The result is cached only when the
-// catalog did not change meanwhile; changes after caching reach it through update.
+// catalog and the access data did not change meanwhile; changes after caching reach it through update and pushData.
 func (c *Control) compute(ctx context.Context, p policy.Principal, key string) (*Set, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
 	ver := c.cat.Version()
 	var objs []catalog.Object
 	for _, k := range discoverable {
@@ -474,7 +485,7 @@ func (c *Control) compute(ctx context.Context, p policy.Principal, key string) (
 		slices.Sort(ks.keys)
 	}
 	c.mu.Lock()
-	if c.cat.Version() == ver {
+	if c.cat.Version() == ver && c.gen == gen {
 		if len(c.cache) >= maxCached {
 			for k := range c.cache {
 				delete(c.cache, k)

@@ -152,3 +152,81 @@ func TestPublisherWritesOnlyInItsNamespace(t *testing.T) {
 		t.Fatalf("publisher creating a scope: %v", err)
 	}
 }
+
+// scopesHook is the real policy engine with a pause after it answers EffectiveScopes, so a test can change the
+// access data while a caller's scopes are in flight.
+type scopesHook struct {
+	*policy.Engine
+	after func()
+}
+
+func (h *scopesHook) EffectiveScopes(ctx context.Context, p policy.Principal) ([]string, error) {
+	sc, err := h.Engine.EffectiveScopes(ctx, p)
+	if h.after != nil {
+		h.after()
+	}
+	return sc, err
+}
+
+func TestScopesComputedBeforeAccessDataChangeAreNotCached(t *testing.T) {
+	// Invariant: effective scopes computed from access data that a change replaced while they were in flight are
+	// not cached: once the change is applied, a caller's next request gets scopes from the new data. (Otherwise a
+	// member of a group whose admin mapping was just deleted stays admin in this process until the next change.)
+	ctx := t.Context()
+	st, err := mongo.Open(ctx, mongo.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.WithoutCancel(ctx)) })
+	real, err := policy.New(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &scopesHook{Engine: real}
+	cat := view.New(st, nil)
+	ctl := access.New(eng, cat, access.Options{})
+	cat.AddListener(ctl.Listener(ctx))
+	if _, err := cat.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registrar.New(st, cat, registrar.Options{Gate: access.Gate{Engine: real}, BuiltinScopes: []string{policy.DefaultAdminScope}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &catalog.GroupMapping{Group: "ops", Scopes: []string{policy.DefaultAdminScope}}
+	if _, err := reg.Create(ctx, admin, m); err != nil {
+		t.Fatal(err)
+	}
+	caller := policy.Principal{Issuer: "i", Subject: "u", Groups: []string{"ops"}}
+
+	inFlight, resume := make(chan struct{}), make(chan struct{})
+	eng.after = func() {
+		eng.after = nil
+		close(inFlight)
+		<-resume
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := ctl.ForPolicy(ctx, caller)
+		done <- err
+	}()
+	<-inFlight
+	if err := reg.Delete(ctx, admin, catalog.KindGroupMapping, m.Key(), 0); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := ctl.ForPolicy(ctx, caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Admin() {
+		t.Fatal("the caller is still admin after its group's admin mapping was deleted")
+	}
+}
