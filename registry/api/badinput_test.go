@@ -36,6 +36,10 @@ var beyondSchema = map[string]bool{
 	"virtual server with an unknown tool":  true,
 	"virtual server of an unknown server":  true,
 	"mapping to an unknown scope":          true,
+	"mapping body names another group":     true,
+	"mapping body names another issuer":    true,
+	"patch moves a mapping to an issuer":   true,
+	"patch changes an entity's type":       true,
 }
 
 func TestBadInput(t *testing.T) {
@@ -48,6 +52,7 @@ func TestBadInput(t *testing.T) {
 	e.create(t, "/api/v1/entity-types", entityTypeBody("inuse"))
 	e.create(t, "/api/v1/entities/inuse", entityBody("ns/used"))
 	e.create(t, "/api/v1/scopes", scopeBody("finance-read"))
+	e.create(t, "/api/v1/group-mappings", groupMappingBody("ops", "finance-read"))
 	stale := etag(rev(t, srv) + 1000)
 	// A real cursor of the server listing, which is no cursor of the audit trail.
 	e.create(t, "/api/v1/servers", serverBody("ns/y"))
@@ -200,6 +205,13 @@ func TestBadInput(t *testing.T) {
 		{"virtual server on too many gateways", "POST", "/api/v1/virtual-servers", with(virtualBody("v", "ns/x"), "gateways", manyTags), nil, 422, "validation-failed", "gateways"},
 		{"grant of an unknown kind", "POST", "/api/v1/scopes", with(scopeBody("s2"), "grants", arr{obj{"kind": "printer", "server": "*"}}), nil, 422, "validation-failed", "grants[0].kind"},
 		{"mapping to an unknown scope", "POST", "/api/v1/group-mappings", groupMappingBody("g", "nosuch"), nil, 422, "validation-failed", "scopes[0]"},
+		{"mapping body names another group", "PUT", "/api/v1/group-mappings/ops", groupMappingBody("dev", "finance-read"), nil, 422, "validation-failed", "group"},
+		{"mapping body names another issuer", "PUT", "/api/v1/group-mappings/ops", with(groupMappingBody("ops", "finance-read"),
+			"issuer", "https://idp.example.com"), nil, 422, "validation-failed", "issuer"},
+		{"patch moves a mapping to an issuer", "PATCH", "/api/v1/group-mappings/ops", obj{"issuer": "https://idp.example.com"},
+			[]reqOpt{mergePatch}, 422, "validation-failed", "issuer"},
+		{"patch changes an entity's type", "PATCH", "/api/v1/entities/inuse/ns/used", obj{"type": "dataset"},
+			[]reqOpt{mergePatch}, 422, "validation-failed", "type"},
 		{"mapping without scopes", "POST", "/api/v1/client-mappings", clientMappingBody("c"), nil, 422, "validation-failed", "scopes"},
 
 		// Query parameters.

@@ -437,7 +437,7 @@ func (s *Server) replace(c *gin.Context, r resource) {
 		return
 	}
 	if obj.Key() != key {
-		s.fail(c, catalog.Invalid("name", "must match the path"))
+		s.fail(c, catalog.Invalid(pathField(c, obj), "must match the path"))
 		return
 	}
 	out, err := s.opts.Registrar.Replace(c.Request.Context(), actor(c), obj, rev)
@@ -447,6 +447,19 @@ func (s *Server) replace(c *gin.Context, r resource) {
 	}
 	c.Header("ETag", etagOf(out))
 	s.respondObject(c, http.StatusOK, out)
+}
+
+// pathField names the member of a PUT body that does not match the path: a mapping's key is its id (the path) and
+// its issuer (?issuer=); every other kind is named by its name (an entity's type is checked by bindEntity).
+func pathField(c *gin.Context, obj catalog.Object) string {
+	id, issuer := strings.TrimPrefix(c.Param("id"), "/"), c.Query("issuer")
+	switch obj.(type) {
+	case *catalog.GroupMapping:
+		return catalog.KeyField(&catalog.GroupMapping{Group: id, Issuer: issuer}, obj)
+	case *catalog.ClientMapping:
+		return catalog.KeyField(&catalog.ClientMapping{Client: id, Issuer: issuer}, obj)
+	}
+	return "name"
 }
 
 func (s *Server) patch(c *gin.Context, r resource) {

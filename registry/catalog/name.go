@@ -66,3 +66,25 @@ func checkSimpleName(s string, max int, extra string) error {
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// KeyField names the member of obj that makes its key differ from that of cur, an object of the same kind: the
+// field a client should be told about when it tries to change an object's identity.
+func KeyField(cur, obj Object) string {
+	switch x := obj.(type) {
+	case *GroupMapping:
+		if c, ok := cur.(*GroupMapping); ok && c.Group == x.Group {
+			return "issuer"
+		}
+		return "group"
+	case *ClientMapping:
+		if c, ok := cur.(*ClientMapping); ok && c.Client == x.Client {
+			return "issuer"
+		}
+		return "client"
+	case *Entity:
+		if c, ok := cur.(*Entity); ok && c.Type != x.Type {
+			return "type"
+		}
+	}
+	return "name"
+}

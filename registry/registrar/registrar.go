@@ -168,7 +168,7 @@ func (r *Registrar) Patch(ctx context.Context, a Actor, kind catalog.Kind, key s
 		return nil, err
 	}
 	if obj.Key() != key {
-		return nil, catalog.Invalid("name", "cannot be changed (it is the object's identity)")
+		return nil, catalog.Invalid(catalog.KeyField(cur, obj), "cannot be changed (it is the object's identity)")
 	}
 	return r.replace(ctx, a, cur, obj, ifRev)
 }
