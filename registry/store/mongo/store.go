@@ -194,6 +194,16 @@ func (s *Store) appendChange(ctx context.Context, c catalog.Change) error {
 	return nil
 }
 
+// recordChange appends the change record of a write whose document is stored. The write has happened by then, so a
+// failure is not the caller's: it is logged and the change returned; readers meet a hole that never fills and rebuild
+// from the documents. The append outlives the request, so a client that goes away does not leave that hole.
+func (s *Store) recordChange(ctx context.Context, c catalog.Change) catalog.Change {
+	if err := s.appendChange(context.WithoutCancel(ctx), c); err != nil {
+		s.log.Warn("could not append a change record; readers will rebuild", "seq", c.Seq, "kind", c.Kind, "key", c.Key, "err", err)
+	}
+	return c
+}
+
 // fillHole records that seq changed nothing. It is best effort: if it fails too, readers wait and then rebuild,
 // which is slower but still correct.
 func (s *Store) fillHole(ctx context.Context, seq int64, kind catalog.Kind, key string) {
@@ -255,7 +265,7 @@ func (s *Store) Create(ctx context.Context, obj catalog.Object) (catalog.Change,
 		return catalog.Change{}, fmt.Errorf("create %s %q: %w", obj.Kind(), obj.Key(), wrapErr(err))
 	}
 	c := catalog.Change{Seq: seq, Kind: obj.Kind(), Key: obj.Key(), Op: catalog.OpPut, At: now()}
-	return c, s.appendChange(ctx, c)
+	return s.recordChange(ctx, c), nil
 }
 
 // Update implements catalog.Store.
@@ -287,7 +297,7 @@ func (s *Store) Update(ctx context.Context, obj catalog.Object, ifRev int64) (ca
 		return catalog.Change{}, s.missOrMismatch(ctx, kind, key)
 	}
 	c := catalog.Change{Seq: seq, Kind: kind, Key: key, Op: catalog.OpPut, At: now()}
-	return c, s.appendChange(ctx, c)
+	return s.recordChange(ctx, c), nil
 }
 
 // Delete implements catalog.Store.
@@ -312,7 +322,7 @@ func (s *Store) Delete(ctx context.Context, kind catalog.Kind, key string, ifRev
 		return catalog.Change{}, s.missOrMismatch(ctx, kind, key)
 	}
 	c := catalog.Change{Seq: seq, Kind: kind, Key: key, Op: catalog.OpDelete, At: now()}
-	return c, s.appendChange(ctx, c)
+	return s.recordChange(ctx, c), nil
 }
 
 // conditional returns the filter for a conditional write. On a real server the rev goes into the filter, which the

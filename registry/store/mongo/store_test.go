@@ -161,3 +161,31 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatalf("sequence did not continue: %d", c.Seq)
 	}
 }
+
+func TestWriteStoredIsReportedEvenWhenItsChangeRecordFails(t *testing.T) {
+	// Invariant: once the document is written, the write has happened: the store reports it with its change even
+	// when appending the change record fails (readers meet a hole and rebuild from the documents). Answering an error,
+	// a conflict here, would make a client retry a create that exists or think a delete failed.
+	ctx := t.Context()
+	s := open(t, t.TempDir())
+	last, err := s.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Occupy the next change record's _id, so that appending it fails.
+	if _, err := s.Database().Collection("changes").InsertOne(ctx, map[string]any{"_id": mongo.SeqID(last + 1)}); err != nil {
+		t.Fatal(err)
+	}
+	a := server("ns/a")
+	c, err := s.Create(ctx, a)
+	if err != nil {
+		t.Fatalf("create whose document was written: %v", err)
+	}
+	got, err := s.Get(ctx, catalog.KindServer, "ns/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seq != last+1 || got.Metadata().Rev != c.Seq {
+		t.Fatalf("change %+v, stored rev %d, want %d", c, got.Metadata().Rev, last+1)
+	}
+}
