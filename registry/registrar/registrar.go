@@ -76,6 +76,9 @@ type Registrar struct {
 	opts    Options
 	log     *slog.Logger
 	schemas sync.Map // entity type name -> compiledSchema
+	// types orders entity writes (shared) against entity type deletes (exclusive) in this process, so that a type is
+	// never deleted between an entity's check that its type exists and the entity's write.
+	types sync.RWMutex
 }
 
 type compiledSchema struct {
@@ -106,6 +109,7 @@ func (r *Registrar) Create(ctx context.Context, a Actor, obj catalog.Object) (ca
 	m := obj.Metadata()
 	t := r.now()
 	*m = catalog.Meta{CreatedAt: t, CreatedBy: a.Name(), UpdatedAt: t, UpdatedBy: a.Name()}
+	defer r.lockTypes(obj.Kind())()
 	if err := r.check(ctx, a, ActionCreate, obj); err != nil {
 		return nil, r.refused(a, ActionCreate, obj.Kind(), obj.Key(), 0, err)
 	}
@@ -138,6 +142,7 @@ func (r *Registrar) replace(ctx context.Context, a Actor, cur, obj catalog.Objec
 	obj.Normalize()
 	cm, m := cur.Metadata(), obj.Metadata()
 	*m = catalog.Meta{CreatedAt: cm.CreatedAt, CreatedBy: cm.CreatedBy, UpdatedAt: r.now(), UpdatedBy: a.Name()}
+	defer r.lockTypes(obj.Kind())()
 	if err := r.check(ctx, a, ActionUpdate, obj); err != nil {
 		return nil, r.refused(a, ActionUpdate, obj.Kind(), obj.Key(), before, err)
 	}
@@ -183,6 +188,7 @@ func (r *Registrar) Delete(ctx context.Context, a Actor, kind catalog.Kind, key 
 	if err := r.opts.Gate.Allow(ctx, a, ActionDelete, kind, key); err != nil {
 		return r.refused(a, ActionDelete, kind, key, before, err)
 	}
+	defer r.lockTypes(kind)()
 	if kind == catalog.KindEntityType {
 		if n := r.entitiesOfType(key); n > 0 {
 			err := fmt.Errorf("entity type %q still has %d entities: %w", key, n, catalog.ErrConflict)
@@ -196,6 +202,19 @@ func (r *Registrar) Delete(ctx context.Context, a Actor, kind catalog.Kind, key 
 	r.view.Forget(kind, key, c.Seq)
 	r.record(a, ActionDelete, kind, key, before, 0, true, "")
 	return nil
+}
+
+// lockTypes takes the entity type lock for a write of kind, if that kind needs it, and returns its release.
+func (r *Registrar) lockTypes(kind catalog.Kind) func() {
+	switch kind {
+	case catalog.KindEntity:
+		r.types.RLock()
+		return r.types.RUnlock
+	case catalog.KindEntityType:
+		r.types.Lock()
+		return r.types.Unlock
+	}
+	return func() {}
 }
 
 // check validates obj, alone and against the objects it refers to, and asks the gate.
