@@ -188,6 +188,9 @@ func (p *Parser) message(s *scanner, m *Message, f *bodyFields, index int) (*Err
 		case "error":
 			ms.err, err = s.field()
 		default:
+			if caseVariant(key, "jsonrpc", "id", "method", "params", "result", "error") {
+				return errCaseVariant
+			}
 			_, _, err = s.value()
 		}
 		return err
@@ -246,6 +249,9 @@ func (ms *msgScan) readParams(s *scanner) (field, error) {
 		case "_meta":
 			_, err = ms.readMeta(s) // a non-object _meta carries no version; the server judges it
 		default:
+			if caseVariant(key, "name", "uri", "arguments", "protocolVersion", "ref", "_meta") {
+				return errCaseVariant
+			}
 			_, _, err = s.value()
 		}
 		return err
@@ -262,6 +268,9 @@ func (ms *msgScan) readRef(s *scanner) (field, error) {
 		case "uri":
 			ms.refURI, err = s.field()
 		default:
+			if caseVariant(key, "type", "name", "uri") {
+				return errCaseVariant
+			}
 			_, _, err = s.value()
 		}
 		return err

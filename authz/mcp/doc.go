@@ -23,7 +23,9 @@
 // The gateway must read the body exactly as the server will, or a request could be allowed for one tool and run
 // another. So the body parser accepts only unambiguous JSON: no duplicate keys at any depth, valid UTF-8, no unpaired
 // surrogate escapes, bounded depth, size and batch length. Member names are matched case-sensitively, as JSON-RPC
-// defines them. Every client fault is an *Error carrying the HTTP status and the JSON-RPC error to answer with; in a
+// defines them; but since encoding/json (and so many Go MCP servers) matches them case-insensitively, with Unicode
+// simple folding, keys equal under that folding count as duplicates, and a key that differs from a member this
+// package reads (method, params, name, uri, arguments, ...) only in case is refused. Every client fault is an *Error carrying the HTTP status and the JSON-RPC error to answer with; in a
 // batch, it echoes the id of the first faulty message.
 //
 // Mcp-Param-* headers are neither read nor checked: they mirror tool arguments chosen by the tool's inputSchema,

@@ -62,6 +62,8 @@ func parseError(err error) *Error {
 		msg = "Parse error: JSON nesting too deep"
 	case errors.Is(err, errDuplicateKey):
 		msg = "Parse error: duplicate object key"
+	case errors.Is(err, errCaseVariant):
+		msg = "Parse error: member name differs from a JSON-RPC or MCP member only in case"
 	case errors.Is(err, errInvalidUTF8):
 		msg = "Parse error: invalid UTF-8"
 	case errors.Is(err, errLoneSurrogate):

@@ -1,8 +1,10 @@
 package mcp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -18,6 +20,7 @@ var (
 	errSyntax        = errors.New("invalid JSON syntax")
 	errDepth         = errors.New("JSON nesting too deep")
 	errDuplicateKey  = errors.New("duplicate object key")
+	errCaseVariant   = errors.New("member name differs from a JSON-RPC or MCP member only in case")
 	errInvalidUTF8   = errors.New("invalid UTF-8 in string")
 	errLoneSurrogate = errors.New("unpaired UTF-16 surrogate escape")
 	errTrailingData  = errors.New("data after the JSON value")
@@ -402,18 +405,46 @@ func (s *scanner) keyBytes(r keyRef) []byte {
 	return s.buf[r.start:r.end]
 }
 
-// remember records a key of the object at mark and fails on a duplicate. Small objects compare linearly; from
+// foldKey maps a key to a canonical form under Unicode simple case folding (each rune becomes the least rune of its
+// folding orbit), so that two keys have the same form exactly when bytes.EqualFold says they are equal.
+func foldKey(key []byte) string {
+	b := make([]byte, 0, len(key))
+	for _, r := range string(key) {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b = utf8.AppendRune(b, least)
+	}
+	return string(b)
+}
+
+// caseVariant reports whether key differs from one of names only in case (under Unicode simple folding). A reader
+// that matches names case-insensitively, as encoding/json does, would take such a key for the member itself.
+func caseVariant(key []byte, names ...string) bool {
+	for _, n := range names {
+		if string(key) != n && bytes.EqualFold(key, []byte(n)) {
+			return true
+		}
+	}
+	return false
+}
+
+// remember records a key of the object at mark and fails on a duplicate. Keys that are equal under Unicode simple
+// case folding are duplicates too: encoding/json, which many MCP servers decode with, matches member names that way
+// and lets the last match win, so the gateway and the server would read different values. Small objects compare linearly; from
 // smallObject keys on, the object's keys move to a map.
 func (s *scanner) remember(mark int, set *map[string]struct{}, ref keyRef, key []byte) error {
 	if *set != nil {
-		if _, dup := (*set)[string(key)]; dup {
+		folded := foldKey(key)
+		if _, dup := (*set)[folded]; dup {
 			return errDuplicateKey
 		}
-		(*set)[string(key)] = struct{}{}
+		(*set)[folded] = struct{}{}
 		return nil
 	}
 	for _, k := range s.keys[mark:] {
-		if string(s.keyBytes(k)) == string(key) {
+		if bytes.EqualFold(s.keyBytes(k), key) {
 			return errDuplicateKey
 		}
 	}
@@ -423,9 +454,9 @@ func (s *scanner) remember(mark int, set *map[string]struct{}, ref keyRef, key [
 	}
 	m := make(map[string]struct{}, 2*smallObject)
 	for _, k := range s.keys[mark:] {
-		m[string(s.keyBytes(k))] = struct{}{}
+		m[foldKey(s.keyBytes(k))] = struct{}{}
 	}
-	m[string(key)] = struct{}{}
+	m[foldKey(key)] = struct{}{}
 	*set = m
 	s.keys = s.keys[:mark]
 	return nil

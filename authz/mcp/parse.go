@@ -159,7 +159,8 @@ type Input struct {
 // and Body); a route without a target is ErrNoTarget, which the caller must treat as its own fault (fail closed).
 //
 // POST bodies are parsed strictly: RFC 8259 syntax, valid UTF-8, no unpaired surrogate escapes, no duplicate object
-// keys at any depth (so the gateway and the server cannot read different values for one key), nesting at most
+// keys at any depth, also none equal under Unicode case folding (so the gateway and a server decoding with
+// encoding/json cannot read different values for one key), no case variant of a member the parser reads, nesting at most
 // MaxDepth, and batches of at most MaxBatch messages. Top-level members JSON-RPC does not define are ignored.
 func (p *Parser) Parse(in Input) (*Request, error) {
 	t, err := TargetOf(in)

@@ -294,6 +294,13 @@ func TestParseRejects(t *testing.T) {
 		{name: "duplicate name via escape", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","n\u0061me":"b"}}`, status: 400, code: CodeParseError},
 		{name: "duplicate key deep in arguments", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"q":[{"k":1,"k":2}]}}}`, status: 400, code: CodeParseError},
 		{name: "duplicate key in a large object", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{` + manyKeys(40) + `,"k7":0}}}`, status: 400, code: CodeParseError},
+		// Go's encoding/json (most Go MCP servers) matches member names case-insensitively, with Unicode simple
+		// folding (U+017F folds to "s", U+212A to "k"), and lets the last match win.
+		{name: "method differing only in case", body: `{"jsonrpc":"2.0","id":1,"method":"ping","Method":"tools/call","params":{"name":"a"}}`, status: 400, code: CodeParseError},
+		{name: "name differing only in case", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe","NAME":"danger"}}`, status: 400, code: CodeParseError},
+		{name: "params folded via long s", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"safe"},"param\u017f":{"name":"danger"}}`, status: 400, code: CodeParseError},
+		{name: "case-folded keys in a large object", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{` + manyKeys(40) + `,"K7":0}}}`, status: 400, code: CodeParseError},
+		{name: "method only in another case on a response", body: `{"jsonrpc":"2.0","id":1,"result":{},"Method":"tools/call","Params":{"name":"danger"}}`, status: 400, code: CodeParseError},
 		{name: "invalid UTF-8", body: "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\xff\"}}", status: 400, code: CodeParseError},
 		{name: "lone surrogate", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\ud800"}}`, status: 400, code: CodeParseError},
 		{name: "too deep", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","arguments":{"d":` + deep + `}}}`, status: 400, code: CodeParseError},
