@@ -164,7 +164,8 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	}
 	a.probe = newStoreProbe(a.Store.Ping, a.Metrics)
 	a.registerMetrics()
-	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.Audit.Run, a.probe.Run, a.watchChanges)
+	// a.Audit.Run is not a runner: Run stops it after the servers (see there).
+	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.probe.Run, a.watchChanges)
 	if !parts.Registry && cfg.AdminAddr != "" {
 		if err := a.buildAdmin(); err != nil {
 			return nil, err
@@ -295,7 +296,21 @@ func (a *App) Close(ctx context.Context) {
 // Run runs the parts until ctx ends or one fails, then shuts down in order and closes the store.
 func (a *App) Run(ctx context.Context) error {
 	defer a.Close(ctx)
-	g, gctx := errgroup.WithContext(ctx)
+	// The audit pipeline stops last. The HTTP and gRPC servers finish their in-flight requests at shutdown, and
+	// those write audit records (mutations, tool-call decisions): the batcher keeps accepting records until every
+	// server has returned, then drains to the store, which Close shuts only after that. If the batcher ends on
+	// its own, everything stops.
+	runCtx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAudit()
+	auditDone := make(chan error, 1)
+	go func() {
+		err := a.Audit.Run(auditCtx)
+		stopAll()
+		auditDone <- err
+	}()
+	g, gctx := errgroup.WithContext(runCtx)
 	for _, r := range a.runners {
 		g.Go(func() error { return r(gctx) })
 	}
@@ -316,6 +331,11 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	err := g.Wait()
+	stopAudit()
+	if aerr := <-auditDone; aerr != nil {
+		a.log.Warn("audit pipeline", "err", aerr)
+		err = errors.Join(err, fmt.Errorf("audit: %w", aerr))
+	}
 	a.log.Info("stopped")
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -90,5 +91,40 @@ func TestRegistryOnlyMode(t *testing.T) {
 	}
 	if a.Handler() == nil {
 		t.Fatal("the registry must still be served")
+	}
+}
+
+func TestAuditOfRequestsFinishingAtShutdown(t *testing.T) {
+	// Invariant: a request still in flight when shutdown begins has its audit record stored: the audit pipeline
+	// stops only after every server (here, a runner standing for one) has returned.
+	cfg := &Config{DataDir: t.TempDir(), Gateway: true, LogLevel: "info", LogFormat: "text", FeedInterval: 50e6, EnvoyPort: 10000,
+		PublicURL: "http://gw.example.com", ShutdownGrace: 5e9}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := New(t.Context(), cfg, Parts{Authz: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.Dev.Issue("bob", []string{"finance"}, 3600e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	a.runners = append(a.runners, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		time.Sleep(200 * time.Millisecond) // a request that takes a moment to finish
+		check(t, a, tok, "get_balance")    // denied (no grant): a decision record all the same
+		return nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if st := a.Audit.Stats(); st.Dropped != 0 || st.Written != 1 {
+		t.Fatalf("audit after shutdown: %+v, want the late record written", st)
 	}
 }

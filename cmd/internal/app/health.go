@@ -87,7 +87,7 @@ func (a *App) registerMetrics() {
 	}{
 		{"mcpgw_audit_submitted_total", "Audit records accepted into the buffer.", func() float64 { return float64(b.Stats().Submitted) }},
 		{"mcpgw_audit_written_total", "Audit records stored.", func() float64 { return float64(b.Stats().Written) }},
-		{"mcpgw_audit_dropped_total", "Audit records dropped because the buffer was full.", func() float64 { return float64(b.Stats().Dropped) }},
+		{"mcpgw_audit_dropped_total", "Audit records dropped: the buffer was full, or the pipeline had already stopped.", func() float64 { return float64(b.Stats().Dropped) }},
 		{"mcpgw_audit_failed_total", "Audit records given up after retries.", func() float64 { return float64(b.Stats().Failed) }},
 	} {
 		a.Metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.get))
