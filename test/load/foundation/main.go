@@ -8,20 +8,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpgw/mcpgw/test/load/internal/mcpgwproc"
 )
 
 func main() {
@@ -47,29 +45,28 @@ func run() error {
 		return fmt.Errorf("build: %w\n%s", err, out)
 	}
 	data := filepath.Join(tmp, "data")
-	tokOut, err := exec.Command(bin, "token", "--data-dir", data, "--subject", "bench", "--groups", "mcpgw-admins", "--ttl", "10h").Output()
+	tok, err := mcpgwproc.Token(bin, data, "bench", "mcpgw-admins", 10*time.Hour)
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
+		return err
 	}
-	tok := strings.TrimSpace(string(tokOut))
 
-	p, err := start(bin, data)
+	p, err := mcpgwproc.Start(bin, "serve", data)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("loading %d servers with %d workers...\n", *n, *workers)
 	t0 := time.Now()
-	if err := load(p.base, tok, *n, *workers); err != nil {
-		p.stop()
+	if err := load(p.Base, tok, *n, *workers); err != nil {
+		p.Stop()
 		return err
 	}
 	fmt.Printf("loaded in %s (%.0f registrations/s)\n", time.Since(t0).Round(time.Millisecond), float64(*n)/time.Since(t0).Seconds())
 
 	reg := make([]time.Duration, 0, *samples)
 	for i := range *samples {
-		d, err := timed(http.MethodPost, p.base+"/api/v1/servers", tok, server(fmt.Sprintf("bench/extra-%05d", i)), http.StatusCreated)
+		d, err := timed(http.MethodPost, p.Base+"/api/v1/servers", tok, server(fmt.Sprintf("bench/extra-%05d", i)), http.StatusCreated)
 		if err != nil {
-			p.stop()
+			p.Stop()
 			return err
 		}
 		reg = append(reg, d)
@@ -77,7 +74,7 @@ func run() error {
 	list := make([]time.Duration, 0, *samples)
 	cursor := ""
 	for range *samples {
-		u := p.base + "/api/v1/servers?limit=500"
+		u := p.Base + "/api/v1/servers?limit=500"
 		if cursor != "" {
 			u += "&cursor=" + cursor
 		}
@@ -87,81 +84,34 @@ func run() error {
 		// The latency is the time to receive the whole page; decoding it is the client's cost, not the server's.
 		d, body, err := fetch(u, tok)
 		if err != nil {
-			p.stop()
+			p.Stop()
 			return err
 		}
 		list = append(list, d)
 		if err := json.Unmarshal(body, &page); err != nil {
-			p.stop()
+			p.Stop()
 			return err
 		}
 		cursor = page.NextCursor
 	}
-	p.stop()
+	p.Stop()
 
 	// Start-up at N assets: time from exec to /readyz answering 200, and RSS once ready and after a listing.
-	p2, err := start(bin, data)
+	p2, err := mcpgwproc.Start(bin, "serve", data)
 	if err != nil {
 		return err
 	}
 	var page struct{}
-	_ = get(p2.base+"/api/v1/servers?limit=500", tok, &page)
-	rss := rssKiB(p2.cmd.Process.Pid)
-	p2.stop()
+	_ = get(p2.Base+"/api/v1/servers?limit=500", tok, &page)
+	rss := mcpgwproc.RSSKiB(p2.PID())
+	p2.Stop()
 
 	fmt.Printf("\n| measure (%d servers stored) | value | target |\n|---|---|---|\n", *n)
 	fmt.Printf("| register p50 / p99 | %s / %s | p50 < 20 ms |\n", pct(reg, 50), pct(reg, 99))
 	fmt.Printf("| list page of 500 p50 / p99 | %s / %s | p50 < 10 ms |\n", pct(list, 50), pct(list, 99))
-	fmt.Printf("| start-up to ready | %s | < 5 s |\n", p2.ready.Round(time.Millisecond))
+	fmt.Printf("| start-up to ready | %s | < 5 s |\n", p2.Ready.Round(time.Millisecond))
 	fmt.Printf("| RSS after start-up and a listing | %.0f MiB | < 500 MB |\n", float64(rss)/1024)
 	return nil
-}
-
-type proc struct {
-	cmd   *exec.Cmd
-	base  string
-	ready time.Duration
-	done  chan struct{}
-}
-
-func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func start(bin, data string) (*proc, error) {
-	addr := func() string {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer l.Close()
-		return l.Addr().String()
-	}
-	h := addr()
-	cmd := exec.Command(bin, "serve", "--data-dir", data, "--http-addr", h, "--xds-addr", addr(), "--authz-addr", addr(), "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, base: "http://" + h, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	for time.Since(t0) < 60*time.Second {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.ready = time.Since(t0)
-				return p, nil
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	p.stop()
-	return nil, errors.New("mcpgw did not become ready within 60s")
 }
 
 func server(name string) map[string]any {
@@ -263,18 +213,4 @@ func pct(d []time.Duration, p int) string {
 	slices.Sort(s)
 	v := s[min(len(s)-1, len(s)*p/100)]
 	return fmt.Sprintf("%.2f ms", float64(v.Microseconds())/1000)
-}
-
-func rssKiB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgw/mcpgw/test/dataplane"
+	"github.com/mcpgw/mcpgw/test/load/internal/mcpgwproc"
 	"github.com/mcpgw/mcpgw/test/mcpserver"
 )
 
@@ -123,15 +124,6 @@ type env struct {
 	client          *http.Client
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("pick a port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func setUp(ctx context.Context, o options) (_ *env, err error) {
 	e := &env{procDone: make(chan error, 1)}
 	defer func() {
@@ -147,7 +139,7 @@ func setUp(ctx context.Context, o options) (_ *env, err error) {
 	}
 	addrs := make([]string, 4)
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = mcpgwproc.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}
@@ -190,11 +182,11 @@ func setUp(ctx context.Context, o options) (_ *env, err error) {
 	}
 	e.direct = e.sample.URL
 
-	admin, err := mintToken(o.mcpgw, e.dataDir, "bench-admin", "mcpgw-admins")
+	admin, err := mcpgwproc.Token(o.mcpgw, e.dataDir, "bench-admin", "mcpgw-admins", 2*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	if e.token, err = mintToken(o.mcpgw, e.dataDir, "bench-user", "bench"); err != nil {
+	if e.token, err = mcpgwproc.Token(o.mcpgw, e.dataDir, "bench-user", "bench", 2*time.Hour); err != nil {
 		return nil, err
 	}
 	for _, w := range []struct {
@@ -277,14 +269,6 @@ func waitReady(ctx context.Context, c *http.Client, url string, done <-chan erro
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("mcpgw never became ready")
-}
-
-func mintToken(bin, dataDir, subject, groups string) (string, error) {
-	out, err := exec.Command(bin, "token", "--data-dir", dataDir, "--subject", subject, "--groups", groups, "--ttl", "2h").Output()
-	if err != nil {
-		return "", fmt.Errorf("mcpgw token: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 func post(ctx context.Context, c *http.Client, url, token string, body any) error {

@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/search/eval"
+	"github.com/mcpgw/mcpgw/test/load/internal/mcpgwproc"
 )
 
 func main() {
@@ -80,39 +80,39 @@ func run() error {
 		return fmt.Errorf("build: %w\n%s", err, out)
 	}
 	data := filepath.Join(tmp, "data")
-	admin, err := token(bin, data, "bench-admin", "mcpgw-admins")
+	admin, err := mcpgwproc.Token(bin, data, "bench-admin", "mcpgw-admins", 10*time.Hour)
 	if err != nil {
 		return err
 	}
-	user, err := token(bin, data, "bench-user", "")
+	user, err := mcpgwproc.Token(bin, data, "bench-user", "", 10*time.Hour)
 	if err != nil {
 		return err
 	}
-	p, err := start(bin, data)
+	p, err := mcpgwproc.Start(bin, "registry", data)
 	if err != nil {
 		return err
 	}
-	defer p.stop()
+	defer p.Stop()
 
 	objs := eval.Synthetic(o.n, o.n, o.n, 1)
 	fmt.Printf("registering %d servers, %d agents and %d skills with %d workers...\n", o.n, o.n, o.n, o.workers)
 	t0 := time.Now()
-	if err := load(p.base, admin, objs, o.workers); err != nil {
+	if err := load(p.Base, admin, objs, o.workers); err != nil {
 		return err
 	}
 	fmt.Printf("registered in %s; ", time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
-	if err := waitIndexed(p.base, admin, len(objs)); err != nil {
+	if err := waitIndexed(p.Base, admin, len(objs)); err != nil {
 		return err
 	}
 	fmt.Printf("every asset had its vectors %s later\n", time.Since(t0).Round(time.Millisecond))
 
 	queries := eval.SyntheticQueries(o.queries, 2)
 	searchURL := func(i int) string {
-		return p.base + "/api/v1/search?" + url.Values{"q": {queries[i%len(queries)]}, "limit": {"10"}}.Encode()
+		return p.Base + "/api/v1/search?" + url.Values{"q": {queries[i%len(queries)]}, "limit": {"10"}}.Encode()
 	}
 	kinds := []string{"servers", "agents", "skills"}
-	listURL := func(i int) string { return p.base + "/api/v1/" + kinds[i%3] + "?limit=50" }
+	listURL := func(i int) string { return p.Base + "/api/v1/" + kinds[i%3] + "?limit=50" }
 
 	load, _ := loadAvg()
 	fmt.Printf("\nmachine: %d CPUs, load average %s before measuring (other processes share the cores)\n\n", nCPU(), load)
@@ -136,7 +136,7 @@ func run() error {
 				ms(r.pct(50)), ms(r.pct(95)), ms(r.pct(99)), r.errors, r.cpuPerReq)
 		}
 	}
-	fmt.Printf("\nserver RSS after the run: %.0f MiB\n", float64(rssKiB(p.cmd.Process.Pid))/1024)
+	fmt.Printf("\nserver RSS after the run: %.0f MiB\n", float64(mcpgwproc.RSSKiB(p.PID()))/1024)
 	return nil
 }
 
@@ -157,7 +157,7 @@ func (r result) pct(p int) time.Duration {
 }
 
 // measure runs conc closed-loop clients for d and collects every latency.
-func measure(p *proc, tok string, target func(int) string, conc int, d time.Duration) (result, error) {
+func measure(p *mcpgwproc.Process, tok string, target func(int) string, conc int, d time.Duration) (result, error) {
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -166,7 +166,7 @@ func measure(p *proc, tok string, target func(int) string, conc int, d time.Dura
 	fire(warm, hc, tok, target, conc, nil, nil)
 	cancelWarm()
 
-	cpu0 := cpuMillis(p.cmd.Process.Pid)
+	cpu0 := mcpgwproc.CPUMillis(p.PID())
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	lats := make([][]time.Duration, conc)
@@ -174,7 +174,7 @@ func measure(p *proc, tok string, target func(int) string, conc int, d time.Dura
 	start := time.Now()
 	fire(ctx, hc, tok, target, conc, lats, &errs)
 	elapsed := time.Since(start)
-	cpu := cpuMillis(p.cmd.Process.Pid) - cpu0
+	cpu := mcpgwproc.CPUMillis(p.PID()) - cpu0
 
 	var all []time.Duration
 	for _, l := range lats {
@@ -227,57 +227,6 @@ func fire(ctx context.Context, hc *http.Client, tok string, target func(int) str
 		}()
 	}
 	wg.Wait()
-}
-
-func token(bin, data, subject, groups string) (string, error) {
-	out, err := exec.Command(bin, "token", "--data-dir", data, "--subject", subject, "--groups", groups, "--ttl", "10h").Output()
-	if err != nil {
-		return "", fmt.Errorf("token: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-type proc struct {
-	cmd  *exec.Cmd
-	base string
-	done chan struct{}
-}
-
-func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func start(bin, data string) (*proc, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "registry", "--data-dir", data, "--http-addr", addr, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	for t0 := time.Now(); time.Since(t0) < time.Minute; time.Sleep(10 * time.Millisecond) {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-	}
-	p.stop()
-	return nil, errors.New("mcpgw did not become ready within a minute")
 }
 
 // load registers the objects through the API.
@@ -354,36 +303,6 @@ func waitIndexed(base, tok string, want int) error {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
-// cpuMillis is a process's user plus system CPU time in milliseconds (from /proc; 0 elsewhere).
-func cpuMillis(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) * 1000 / 100 // clock ticks of 1/100 s (USER_HZ on Linux)
-}
-
-func rssKiB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
 
 func loadAvg() (string, error) {
 	b, err := os.ReadFile("/proc/loadavg")
