@@ -4,14 +4,18 @@
 // the write itself. Writers finish out of order, so the records a reader sees may have holes. The Tailer applies
 // records strictly in sequence order: at a hole it waits (GapWait) for the write in flight, and when the hole does
 // not fill (the writer crashed, or the records were trimmed) it asks the consumer to rebuild from the documents
-// themselves and continues after the highest sequence it saw. Applying a record means reading the document and
-// comparing revs, so replays are harmless.
+// themselves and continues after the highest sequence it saw. A write slower than GapWait is not lost for long: the
+// Tailer keeps looking up the sequence numbers a rebuild passed over (for LateWrites) and applies a record that
+// arrives late on its own. Applying a record means reading the document and comparing revs, so replays, and a late
+// record applied after later ones, are harmless.
 package feed
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +31,8 @@ type Source interface {
 
 // Consumer receives the feed.
 type Consumer interface {
-	// Apply handles consecutive changes, in sequence order.
+	// Apply handles changes in sequence order: consecutive ones, or a single late record of a sequence number that
+	// a rebuild passed over (applied after later ones; the consumer reads the document, so that is harmless).
 	Apply(ctx context.Context, changes []catalog.Change) error
 	// Rebuild reconciles the consumer's state with the documents in the store; the Tailer then continues after upto.
 	Rebuild(ctx context.Context, upto int64) error
@@ -39,7 +44,11 @@ type Options struct {
 	Interval time.Duration
 	// GapWait is how long a hole may stay open before the consumer rebuilds. Default 2s.
 	GapWait time.Duration
-	// Reconcile, when positive, rebuilds periodically to catch writes that finished after a rebuild skipped them.
+	// LateWrites is how long the Tailer keeps looking for the records of sequence numbers a rebuild passed over (a
+	// write slower than GapWait). Default 1m.
+	LateWrites time.Duration
+	// Reconcile, when positive, rebuilds periodically: the backstop for writes slower than LateWrites and for
+	// holes beyond the records one poll reads.
 	Reconcile time.Duration
 	// MaxBatch bounds how many records one read asks for. Default 1000.
 	MaxBatch int64
@@ -72,7 +81,8 @@ type Tailer struct {
 	mu      sync.Mutex
 	waiters []waiter
 
-	gapSince time.Time // when the current hole was first seen; zero when none
+	gapSince time.Time           // when the current hole was first seen; zero when none
+	skipped  map[int64]time.Time // sequence numbers a rebuild passed over, and when; looked up until LateWrites
 }
 
 type waiter struct {
@@ -91,11 +101,15 @@ func New(src Source, dst Consumer, start int64, opts Options) *Tailer {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
 	}
+	if opts.LateWrites <= 0 {
+		opts.LateWrites = time.Minute
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := &Tailer{src: src, dst: dst, opts: opts, log: log.With("component", "feed"), kick: make(chan struct{}, 1)}
+	t := &Tailer{src: src, dst: dst, opts: opts, log: log.With("component", "feed"), kick: make(chan struct{}, 1),
+		skipped: map[int64]time.Time{}}
 	t.pos.Store(start)
 	return t
 }
@@ -196,6 +210,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 // Poll reads and applies whatever is available now. It is exported for tests and for callers that drive the
 // Tailer themselves.
 func (t *Tailer) Poll(ctx context.Context) error {
+	if err := t.lateRecords(ctx); err != nil {
+		return err
+	}
 	for {
 		last, err := t.src.LastSeq(ctx)
 		if err != nil {
@@ -236,8 +253,65 @@ func (t *Tailer) Poll(ctx context.Context) error {
 			return nil
 		}
 		t.gapSince = time.Time{}
-		return t.rebuildTo(ctx, last, fmt.Sprintf("change %d never arrived", t.pos.Load()+1))
+		missing := holes(pos, upto, changes)
+		if err := t.rebuildTo(ctx, last, fmt.Sprintf("change %d never arrived", t.pos.Load()+1)); err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, seq := range missing {
+			if len(t.skipped) >= maxSkipped {
+				break // more holes than writes in flight: the periodic reconciliation catches the rest
+			}
+			t.skipped[seq] = now
+		}
+		return nil
 	}
+}
+
+// maxSkipped bounds the sequence numbers looked up after rebuilds, one point lookup each per poll.
+const maxSkipped = 64
+
+// lateRecords applies the records that arrived since for sequence numbers a rebuild passed over, and forgets those
+// older than LateWrites.
+func (t *Tailer) lateRecords(ctx context.Context) error {
+	if len(t.skipped) == 0 {
+		return nil
+	}
+	seqs := slices.Sorted(maps.Keys(t.skipped))
+	for _, seq := range seqs {
+		found, err := t.src.Changes(ctx, seq-1, seq)
+		if err != nil {
+			return fmt.Errorf("look up late change %d: %w", seq, err)
+		}
+		if len(found) == 0 {
+			if time.Since(t.skipped[seq]) > t.opts.LateWrites {
+				delete(t.skipped, seq)
+			}
+			continue
+		}
+		if err := t.dst.Apply(ctx, found); err != nil {
+			return fmt.Errorf("apply late change %d: %w", seq, err)
+		}
+		t.log.Info("applied a change that arrived after a rebuild passed it", "seq", seq)
+		t.applied.Add(1)
+		delete(t.skipped, seq)
+	}
+	return nil
+}
+
+// holes returns the sequence numbers in (pos, upto] that changes lacks.
+func holes(pos, upto int64, changes []catalog.Change) []int64 {
+	have := make(map[int64]bool, len(changes))
+	for _, c := range changes {
+		have[c.Seq] = true
+	}
+	var out []int64
+	for seq := pos + 1; seq <= upto; seq++ {
+		if !have[seq] {
+			out = append(out, seq)
+		}
+	}
+	return out
 }
 
 func (t *Tailer) rebuild(ctx context.Context, why string) error {

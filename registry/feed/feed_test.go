@@ -217,3 +217,43 @@ func TestViewFollowsAnotherWriter(t *testing.T) {
 		t.Fatalf("events: %d", len(events))
 	}
 }
+
+func TestWriteSlowerThanGapWaitIsAppliedAfterTheRebuild(t *testing.T) {
+	// Invariant: a write whose change record lands after a rebuild passed over its sequence number is applied when
+	// it lands (within a poll or two), not only at the next periodic reconciliation.
+	ctx := t.Context()
+	st := openStore(t)
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{GapWait: 50 * time.Millisecond}) // no periodic reconciliation
+	if _, err := st.Create(ctx, srv("ns/before")); err != nil {
+		t.Fatal(err)
+	}
+	// A slow writer takes the next sequence number...
+	_, err := st.Database().Collection("counters").UpdateOne(ctx, bson.D{{Key: "_id", Value: "changes"}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := st.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, srv("ns/after")); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { return rec.has("ns/after", catalog.OpPut) })
+	if rec.rebuilds != 1 {
+		t.Fatalf("rebuilds %d, want 1", rec.rebuilds)
+	}
+	// ...and finishes after the rebuild: its change record arrives late.
+	_, err = st.Database().Collection("changes").InsertOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(slow)},
+		{Key: "seq", Value: slow}, {Key: "kind", Value: string(catalog.KindServer)}, {Key: "key", Value: "ns/slow"},
+		{Key: "op", Value: string(catalog.OpPut)}, {Key: "at", Value: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { return rec.has("ns/slow", catalog.OpPut) })
+	if rec.rebuilds != 1 {
+		t.Fatalf("rebuilds %d: the late record should be applied, not rebuilt for", rec.rebuilds)
+	}
+}
