@@ -73,6 +73,7 @@ call := {
 	"server": input.target.server,
 	"method": input.mcp.method,
 	"name": input.mcp.name,
+	"name_kind": name_kind,
 	"http_method": input.mcp.http_method,
 }
 
@@ -104,6 +105,24 @@ plumbing(c) if {
 name_filter(c) := "prompts" if c.method == "prompts/get"
 
 name_filter(c) := "resources" if c.method in {"resources/read", "resources/subscribe", "resources/unsubscribe"}
+
+# completion/complete completes an argument of a prompt or of a resource
+# template: the filter of what it names applies.
+name_filter(c) := "prompts" if {
+	c.method == "completion/complete"
+	c.name_kind == "prompt"
+}
+
+name_filter(c) := "resources" if {
+	c.method == "completion/complete"
+	c.name_kind == "resource"
+}
+
+# name_kind is what input.mcp.name names: "tool", "prompt" or "resource"
+# ("" when the input does not say).
+default name_kind := ""
+
+name_kind := input.mcp.name_kind
 
 # Glob matching. Patterns listed in data.mcpgw.globs (the engine lists every
 # pattern with glob syntax there) are matched with glob.match without

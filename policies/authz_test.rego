@@ -293,6 +293,18 @@ test_prompt_and_resource_filters if {
 	not allowed(call(docs, "docs/manuals", "prompts/list", ""))
 }
 
+# completion/complete names the prompt or the resource (template) whose
+# argument it completes; the grant's prompt or resource filter applies to it.
+completion(principal, server, kind, name) := json.patch(call(principal, server, "completion/complete", name), [{"op": "add", "path": "/mcp/name_kind", "value": kind}])
+
+test_completion_follows_prompt_and_resource_filters if {
+	docs := user(["writers"])
+	allowed(completion(docs, "docs/wiki", "prompt", "summarize"))
+	not allowed(completion(docs, "docs/wiki", "prompt", "translate"))
+	allowed(completion(docs, "docs/wiki", "resource", "wiki://public/{page}"))
+	not allowed(completion(docs, "docs/wiki", "resource", "wiki://private/{page}"))
+}
+
 test_methods_without_names if {
 	docs := user(["writers"])
 	every m in ["resources/list", "resources/templates/list", "prompts/list", "completion/complete", "logging/setLevel"] {

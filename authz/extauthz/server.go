@@ -290,7 +290,7 @@ func (s *Server) decide(ctx context.Context, c *check) ([]policy.Decision, int, 
 			if err != nil {
 				return nil, -1, err
 			}
-			in.MCP.Method, in.MCP.Name, in.MCP.Arguments = m.Method, m.Name, args
+			in.MCP.Method, in.MCP.Name, in.MCP.NameKind, in.MCP.Arguments = m.Method, m.Name, string(m.NameKind), args
 			c.outcomes[i].args = args
 		}
 		var d policy.Decision

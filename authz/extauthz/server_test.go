@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/mcpgw/mcpgw/authz/extauthz"
 	"github.com/mcpgw/mcpgw/authz/identity"
 	"github.com/mcpgw/mcpgw/authz/mcp"
+	"github.com/mcpgw/mcpgw/authz/policy"
 )
 
 const ledgerMetadata = publicBase + "/.well-known/oauth-protected-resource/mcp/finance/ledger"
@@ -540,4 +542,31 @@ type verifierFunc func(ctx context.Context, raw string) (identity.Principal, err
 
 func (f verifierFunc) Verify(ctx context.Context, raw string) (identity.Principal, error) {
 	return f(ctx, raw)
+}
+
+func TestCheckCompletionFollowsPromptFilter(t *testing.T) {
+	// Invariant: completion/complete for a prompt argument is decided with the prompt filter of the caller's grants,
+	// as prompts/get would be: the policy input names what the completion refers to.
+	e := newEnv(t, envOptions{})
+	var docs policy.Scope
+	if err := json.Unmarshal([]byte(`{"name":"ledger-prompts","grants":[{"server":"finance/ledger",
+		"methods":["prompts/get","completion/complete"],"tools":["prompt:statement"]}]}`), &docs); err != nil {
+		t.Fatal(err)
+	}
+	data := testData(t)
+	data.Scopes = append(data.Scopes, docs)
+	data.GroupMappings = append(data.GroupMappings, policy.GroupMapping{Group: "writers", Scopes: []string{"ledger-prompts"}})
+	if err := e.engine.SetData(t.Context(), data); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token(t, "wendy", []string{"writers"})
+	complete := func(prompt string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":%q},"argument":{"name":"month","value":"ja"}}}`, prompt)
+	}
+	if a := e.check(t, call{token: tok, body: complete("statement")}); !a.ok {
+		t.Fatalf("completion for an allowed prompt: %d %s", a.status, a.body)
+	}
+	if a := e.check(t, call{token: tok, body: complete("payroll")}); a.ok || a.status != 403 {
+		t.Fatalf("completion for a prompt outside the filter: ok=%v %d %s", a.ok, a.status, a.body)
+	}
 }

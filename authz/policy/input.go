@@ -25,6 +25,7 @@ var (
 	keyMCP        = ast.StringTerm("mcp")
 	keyMethod     = ast.StringTerm("method")
 	keyName       = ast.StringTerm("name")
+	keyNameKind   = ast.StringTerm("name_kind")
 	keyArguments  = ast.StringTerm("arguments")
 	keyHTTPMethod = ast.StringTerm("http_method")
 	keyAssets     = ast.StringTerm("assets")
@@ -95,6 +96,7 @@ func (in Input) value() (ast.Value, error) {
 		ast.Item(keyMCP, ast.ObjectTerm(
 			ast.Item(keyMethod, ast.StringTerm(in.MCP.Method)),
 			ast.Item(keyName, ast.StringTerm(in.MCP.Name)),
+			ast.Item(keyNameKind, ast.StringTerm(in.MCP.NameKind)),
 			ast.Item(keyArguments, ast.NewTerm(args)),
 			ast.Item(keyHTTPMethod, ast.StringTerm(in.MCP.HTTPMethod)),
 		)),

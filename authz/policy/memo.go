@@ -65,6 +65,7 @@ func memoKey(in Input) string {
 	w(in.Target.Version)
 	w(in.MCP.Method)
 	w(in.MCP.Name)
+	w(in.MCP.NameKind)
 	w(in.MCP.HTTPMethod)
 	return b.String()
 }

@@ -146,7 +146,11 @@ type MCP struct {
 	Method string `json:"method"`
 	// Name is params.name (tools/call, prompts/get) or params.uri
 	// (resources/read and friends).
-	Name       string         `json:"name"`
+	Name string `json:"name"`
+	// NameKind says what Name names: "tool", "prompt" or "resource" ("" when nothing). completion/complete names
+	// the prompt or the resource whose argument it completes, and the policy filters it like prompts/get or
+	// resources/read.
+	NameKind   string         `json:"name_kind,omitempty"`
 	Arguments  map[string]any `json:"arguments,omitempty"`
 	HTTPMethod string         `json:"http_method"`
 }
