@@ -53,7 +53,7 @@ func (g *syncGate) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 			return status.FromContextError(ss.Context().Err()).Err()
 		}
 	}
-	st := &syncStream{ServerStream: ss, subscribed: map[string]bool{}, pending: map[string]string{}}
+	st := &syncStream{ServerStream: ss, subscribed: map[string]bool{}, pending: map[string]string{}, answered: map[string]bool{}}
 	st.release = sync.OnceFunc(func() { <-g.slots })
 	t := time.AfterFunc(g.hold, st.release)
 	defer t.Stop()
@@ -75,7 +75,7 @@ type syncStream struct {
 	mu         sync.Mutex
 	subscribed map[string]bool   // gated types the node asked for
 	pending    map[string]string // type → nonce of the latest response sent, until answered
-	answered   map[string]bool
+	answered   map[string]bool   // gated types whose latest response the node answered at least once
 }
 
 // gated are the types whose first push the gate paces: the large ones.
@@ -117,9 +117,6 @@ func (s *syncStream) RecvMsg(m any) error {
 	s.subscribed[typ] = true
 	if nonce != "" && s.pending[typ] == nonce {
 		delete(s.pending, typ)
-		if s.answered == nil {
-			s.answered = map[string]bool{}
-		}
 		s.answered[typ] = true
 	}
 	done := s.syncedLocked()
