@@ -13,7 +13,14 @@ import (
 	"github.com/mcpgw/mcpgw/registry/store/mongo"
 )
 
-const maxAuditExport = 100_000
+// maxAuditExport bounds the records of one NDJSON export (a variable for tests).
+var maxAuditExport = 100_000
+
+// Trailers of an NDJSON export (exportAudit).
+const (
+	trailerExportComplete = "Mcpgw-Export-Complete"
+	trailerNextCursor     = "Mcpgw-Next-Cursor"
+)
 
 // listAudit serves GET /api/v1/audit: filters subject, client, server, tool, kind (decision|mutation), decision
 // (allow|deny), from and to (RFC 3339), newest first with cursor pagination; with Accept: application/x-ndjson (or
@@ -96,15 +103,26 @@ func (s *Server) listAudit(c *gin.Context) {
 }
 
 // exportAudit streams matching records page by page, so an export holds one page in memory at a time.
+//
+// The status is sent before the records, so how the export ended travels in HTTP trailers: Mcpgw-Export-Complete
+// is "true" when every matching record was sent and "false" otherwise (the export limit was reached, or reading
+// failed), and then Mcpgw-Next-Cursor, when set, continues the export (?cursor=...) after the last record sent.
 func (s *Server) exportAudit(c *gin.Context, q mongo.AuditQuery) {
-	q.Limit = maxLimit
 	c.Header("Content-Type", "application/x-ndjson")
+	c.Header("Trailer", trailerExportComplete+", "+trailerNextCursor)
 	c.Status(http.StatusOK)
+	complete, last := false, ""
+	defer func() {
+		c.Writer.Header().Set(trailerExportComplete, strconv.FormatBool(complete))
+		if !complete && last != "" {
+			c.Writer.Header().Set(trailerNextCursor, encodeCursor(last))
+		}
+	}()
 	enc := json.NewEncoder(c.Writer)
 	for sent := 0; sent < maxAuditExport; {
+		q.Limit = min(maxLimit, maxAuditExport-sent)
 		recs, more, err := s.opts.Audit.QueryAudit(c.Request.Context(), q)
 		if err != nil {
-			// Headers are gone; end the stream. The client sees a truncated export without a final newline count.
 			s.log.Error("audit export failed", "err", err)
 			return
 		}
@@ -112,10 +130,12 @@ func (s *Server) exportAudit(c *gin.Context, q mongo.AuditQuery) {
 			if err := enc.Encode(recs[i]); err != nil {
 				return
 			}
+			last = recs[i].ID
 		}
 		sent += len(recs)
 		c.Writer.Flush()
 		if !more {
+			complete = true
 			return
 		}
 		q.Before = recs[len(recs)-1].ID

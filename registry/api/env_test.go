@@ -141,9 +141,10 @@ func (e *env) token(t testing.TB, subject string, groups ...string) string {
 
 // reply is a response, read whole.
 type reply struct {
-	Status int
-	Header http.Header
-	Body   []byte
+	Status  int
+	Header  http.Header
+	Trailer http.Header
+	Body    []byte
 }
 
 // problem decodes a problem+json body, failing the test when the response is not one.
@@ -249,7 +250,7 @@ func (e *env) do(t testing.TB, method, path string, body any, opts ...reqOpt) re
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	r := reply{Status: resp.StatusCode, Header: resp.Header, Body: out}
+	r := reply{Status: resp.StatusCode, Header: resp.Header, Trailer: resp.Trailer, Body: out}
 	if r.Status == http.StatusInternalServerError {
 		t.Errorf("%s %s: 500 (client input must never cause one): %s", method, path, out)
 	}

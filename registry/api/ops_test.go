@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,27 @@ func TestAuditTrail(t *testing.T) {
 		if n != 7 {
 			t.Fatalf("export of %d lines, want 7", n)
 		}
+		if got := r.Trailer.Get("Mcpgw-Export-Complete"); got != "true" || r.Trailer.Get("Mcpgw-Next-Cursor") != "" {
+			t.Fatalf("export trailers %v, want complete and no cursor", r.Trailer)
+		}
+	}
+
+	// An export cut at the limit says so in its trailers, and its cursor continues it.
+	restore := api.SetMaxAuditExport(3)
+	defer restore()
+	lines := func(b []byte) []string { return strings.Split(strings.TrimSpace(string(b)), "\n") }
+	r := e.do(t, http.MethodGet, "/api/v1/audit?kind=mutation&format=ndjson", nil).want(t, http.StatusOK)
+	next := r.Trailer.Get("Mcpgw-Next-Cursor")
+	if n := len(lines(r.Body)); n != 3 || r.Trailer.Get("Mcpgw-Export-Complete") != "false" || next == "" {
+		t.Fatalf("cut export: %d lines, trailers %v", n, r.Trailer)
+	}
+	rest := e.do(t, http.MethodGet, "/api/v1/audit?kind=mutation&format=ndjson&cursor="+url.QueryEscape(next), nil).want(t, http.StatusOK)
+	if n := len(lines(rest.Body)); n != 3 || rest.Trailer.Get("Mcpgw-Export-Complete") != "false" {
+		t.Fatalf("continued export: %d lines, trailers %v", n, rest.Trailer)
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines(rest.Body)[0]), &first); err != nil || first["id"] != all.Items[3]["id"] {
+		t.Fatalf("the continued export starts at %v, want record 4 (%v)", first["id"], all.Items[3]["id"])
 	}
 }
 
