@@ -50,9 +50,12 @@ type Control struct {
 	scopes map[string][]string // caller profile -> effective scopes, until the access data change
 	// gen counts access data pushes. An answer computed while a push happened may come from the old data, so it is
 	// returned but not cached: otherwise it would outlive the data it came from (a revoked grant kept working).
-	gen   uint64
-	group singleflight.Group
-	evMu  sync.Mutex // serialises incremental updates
+	gen uint64
+	// pushMu serialises pushData from its read of the view to the engine's swap: two pushes racing (this process's
+	// write and the feed applying another replica's) could otherwise swap in the older snapshot last.
+	pushMu sync.Mutex
+	group  singleflight.Group
+	evMu   sync.Mutex // serialises incremental updates
 }
 
 // entry is a cached visible set and a caller it was computed for (any caller with the same effective scopes).
@@ -150,6 +153,8 @@ func (c *Control) update(ctx context.Context, events []view.Event) {
 func (c *Control) Sync(ctx context.Context) error { return c.pushData(ctx) }
 
 func (c *Control) pushData(ctx context.Context) error {
+	c.pushMu.Lock()
+	defer c.pushMu.Unlock()
 	d := Data(c.cat)
 	d.AdminGroups, d.AdminScope = c.admin.AdminGroups, c.admin.AdminScope
 	if err := c.engine.SetData(ctx, d); err != nil {
