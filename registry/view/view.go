@@ -34,7 +34,8 @@ type Event struct {
 }
 
 // Listener is told about changes after they are visible to readers. It runs on the writer's goroutine and must
-// be quick: signal a worker rather than work.
+// be quick: signal a worker rather than work. It must not call Observe or Forget. Observe and Forget return only
+// after the listeners have seen their change, even when the feed made it first.
 type Listener func(events []Event)
 
 // Catalog is the in-memory view of every kind.
@@ -48,6 +49,58 @@ type Catalog struct {
 
 	version atomic.Int64 // bumped on every change; caches key on it
 	loaded  atomic.Bool
+
+	notes notifications
+}
+
+// notifications keeps read-your-writes whoever puts an object first. Every change takes a ticket while the view's
+// lock is held and finishes it once its listeners have returned. When Observe or Forget finds its change already in
+// place (the feed applied the same write first, on its own goroutine), it waits until every ticket taken so far has
+// finished, so that its caller, like any writer, returns only after the listeners have seen the write.
+type notifications struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	issued uint64          // tickets taken
+	low    uint64          // every ticket up to low has finished
+	done   map[uint64]bool // finished tickets above low
+}
+
+// take returns a new ticket; call it with the view's lock held.
+func (n *notifications) take() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.issued++
+	return n.issued
+}
+
+// taken returns the last ticket taken; call it with the view's lock held.
+func (n *notifications) taken() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.issued
+}
+
+func (n *notifications) finish(t uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.done == nil {
+		n.done = map[uint64]bool{}
+	}
+	n.done[t] = true
+	for n.done[n.low+1] {
+		delete(n.done, n.low+1)
+		n.low++
+	}
+	n.cond.Broadcast()
+}
+
+// wait returns once every ticket up to t has finished.
+func (n *notifications) wait(t uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for n.low < t {
+		n.cond.Wait()
+	}
 }
 
 type table struct {
@@ -82,6 +135,7 @@ func New(store Reader, log *slog.Logger, listeners ...Listener) *Catalog {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Catalog{store: store, log: log.With("component", "view"), listeners: listeners, tables: map[catalog.Kind]*table{}}
+	c.notes.cond.L = &c.notes.mu
 	for _, k := range catalog.Kinds {
 		c.tables[k] = newTable()
 	}
@@ -160,8 +214,10 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 	if len(events) > 0 {
 		c.version.Add(1)
 	}
+	ticket := c.notes.take()
 	c.mu.Unlock()
 	c.notify(listeners, events)
+	c.notes.finish(ticket)
 	return nil
 }
 
@@ -223,14 +279,18 @@ func (c *Catalog) Observe(obj catalog.Object) {
 	t := c.tables[k]
 	prev, ok := t.byKey[obj.Key()]
 	if ok && prev.Metadata().Rev >= obj.Metadata().Rev {
+		seen := c.notes.taken()
 		c.mu.Unlock()
+		c.notes.wait(seen) // whoever put it may still be telling the listeners
 		return
 	}
 	t.put(obj)
 	c.version.Add(1)
 	listeners := c.listeners
+	ticket := c.notes.take()
 	c.mu.Unlock()
 	c.notify(listeners, []Event{{Kind: k, Key: obj.Key(), Old: prev, New: obj}})
+	c.notes.finish(ticket)
 }
 
 // Forget removes a key deleted at seq, unless the view holds a rev written after the delete.
@@ -239,14 +299,18 @@ func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
 	t := c.tables[kind]
 	prev, ok := t.byKey[key]
 	if !ok || prev.Metadata().Rev > seq {
+		seen := c.notes.taken()
 		c.mu.Unlock()
+		c.notes.wait(seen) // whoever removed it may still be telling the listeners
 		return
 	}
 	t.remove(key)
 	c.version.Add(1)
 	listeners := c.listeners
+	ticket := c.notes.take()
 	c.mu.Unlock()
 	c.notify(listeners, []Event{{Kind: kind, Key: key, Old: prev}})
+	c.notes.finish(ticket)
 }
 
 func (c *Catalog) notify(listeners []Listener, events []Event) {
