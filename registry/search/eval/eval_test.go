@@ -27,6 +27,12 @@ func (o objects) All(kind catalog.Kind) []catalog.Object {
 
 func indexDataset(t testing.TB, ds *eval.Dataset, tune *search.Tuning) *search.Index {
 	t.Helper()
+	return indexObjects(t, corpusObjects(t, ds), tune)
+}
+
+// corpusObjects returns the dataset's corpus as catalog objects with revs, as the registrar would store them.
+func corpusObjects(t testing.TB, ds *eval.Dataset) []catalog.Object {
+	t.Helper()
 	objs, err := ds.Corpus.Objects()
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +40,13 @@ func indexDataset(t testing.TB, ds *eval.Dataset, tune *search.Tuning) *search.I
 	for i, o := range objs {
 		o.Metadata().Rev = int64(i + 1)
 	}
+	return objs
+}
+
+// indexObjects indexes objs with the builtin embedder and waits for every vector; the index runs until the test
+// ends.
+func indexObjects(t testing.TB, objs []catalog.Object, tune *search.Tuning) *search.Index {
+	t.Helper()
 	emb, err := embed.NewBuiltin()
 	if err != nil {
 		t.Fatal(err)

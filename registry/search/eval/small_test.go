@@ -1,7 +1,6 @@
 package eval_test
 
 import (
-	"context"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/search"
-	"github.com/mcpgw/mcpgw/registry/search/embed"
 	"github.com/mcpgw/mcpgw/registry/search/eval"
 )
 
@@ -24,17 +22,7 @@ func TestSmallCatalogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := ds.Corpus.Objects()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, o := range objs {
-		o.Metadata().Rev = int64(i + 1)
-	}
-	emb, err := embed.NewBuiltin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs := corpusObjects(t, ds)
 	key := func(typ, name string) string { return typ + "|" + name }
 	// typeOf is the search type ("server") of a catalog kind ("servers").
 	typeOf := func(o catalog.Object) string { return strings.TrimSuffix(string(o.Kind()), "s") }
@@ -69,7 +57,11 @@ func TestSmallCatalogs(t *testing.T) {
 				cat = append(cat, o)
 			}
 		}
-		hits := searchSmall(t, emb, cat, q.Query)
+		res, err := indexObjects(t, cat, nil).Search(t.Context(), search.Query{Text: q.Query, Limit: eval.Cutoff}, search.Everything{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits := res.Results
 		queries++
 		switch {
 		case len(hits) == 0:
@@ -88,26 +80,4 @@ func hash(s string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(s))
 	return h.Sum32()
-}
-
-// searchSmall indexes cat with the builtin embedder and returns the results of q.
-func searchSmall(t *testing.T, emb embed.Embedder, cat objects, q string) []search.Result {
-	t.Helper()
-	x, err := search.New(search.Options{Embedder: emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- x.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	x.Load(cat)
-	if err := x.Flush(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	res, err := x.Search(t.Context(), search.Query{Text: q, Limit: eval.Cutoff}, search.Everything{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Results
 }
