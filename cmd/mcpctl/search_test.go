@@ -28,19 +28,6 @@ func runArgs(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
-// objects is a search.Source over fixed objects.
-type objects []catalog.Object
-
-func (o objects) All(kind catalog.Kind) []catalog.Object {
-	var out []catalog.Object
-	for _, x := range o {
-		if x.Kind() == kind {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // directReport evaluates the dataset on an index fed directly, without store or API.
 func directReport(t *testing.T, ds *eval.Dataset) *eval.Report {
 	t.Helper()
@@ -60,7 +47,7 @@ func directReport(t *testing.T, ds *eval.Dataset) *eval.Report {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = x.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	x.Load(objects(objs))
+	x.Load(search.Objects(objs))
 	if err := x.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

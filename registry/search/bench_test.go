@@ -33,7 +33,7 @@ func benchIndex(b *testing.B, n int, opts search.Options) (*search.Index, []cata
 	done := make(chan struct{})
 	go func() { defer close(done); _ = x.Run(ctx) }()
 	b.Cleanup(func() { cancel(); <-done })
-	x.Load(objects(objs))
+	x.Load(search.Objects(objs))
 	if err := x.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}

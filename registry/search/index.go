@@ -19,6 +19,20 @@ type Source interface {
 	All(kind catalog.Kind) []catalog.Object
 }
 
+// Objects is a Source over a fixed set of objects: tests and offline evaluation feed the index without a view.
+type Objects []catalog.Object
+
+// All returns the objects of kind, in order.
+func (o Objects) All(kind catalog.Kind) []catalog.Object {
+	var out []catalog.Object
+	for _, x := range o {
+		if x.Kind() == kind {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // indexedKinds are the kinds the index reads, entity types first (entities need their type's searchable fields).
 var indexedKinds = []catalog.Kind{catalog.KindEntityType, catalog.KindServer, catalog.KindAgent, catalog.KindSkill,
 	catalog.KindEntity}

@@ -19,19 +19,6 @@ import (
 	"github.com/mcpgw/mcpgw/registry/view"
 )
 
-// objects is a Source over a fixed set of catalog objects.
-type objects []catalog.Object
-
-func (o objects) All(kind catalog.Kind) []catalog.Object {
-	var out []catalog.Object
-	for _, x := range o {
-		if x.Kind() == kind {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 var rev atomic.Int64
 
 // stamp normalises o and gives it the next rev, as the registrar would.
@@ -119,8 +106,8 @@ func find(t testing.TB, x *search.Index, q string, v search.Visibility) search.R
 }
 
 // fixture is a small catalog in three domains.
-func fixture(t testing.TB) objects {
-	return objects{
+func fixture(t testing.TB) search.Objects {
+	return search.Objects{
 		server(t, "platform/hermes", "Hermes", "Administration for the company event bus: topics, consumer lag and dead-letter inspection.",
 			"list_topics:List topics with partition counts.", "replay_messages:Replay messages from an offset or from the dead-letter topic.",
 			"get_consumer_lag:Return lag per partition for a consumer group."),
@@ -293,7 +280,7 @@ func TestEntities(t *testing.T) {
 		Schema: json.RawMessage(`{"type":"object","properties":{"owner":{"type":"string"},"secret":{"type":"string"}}}`)})
 	ent := stamp(t, &catalog.Entity{Type: "dataset", Name: "finance/ledger-2025", Governance: catalog.Governance{
 		Description: "Monthly ledger extracts."}, Fields: json.RawMessage(`{"owner":"treasury operations","secret":"zebra"}`)})
-	x.Load(objects{typ, ent})
+	x.Load(search.Objects{typ, ent})
 	flush(t, x)
 	r := find(t, x, "treasury operations", nil)
 	if len(r.Results) != 1 || r.Results[0].Type != search.TypeEntity || r.Results[0].EntityType != "dataset" {

@@ -11,7 +11,7 @@ func TestCentringOneAsset(t *testing.T) {
 	// the server's and the tool's vectors are each other's opposites and the dense half matches nothing; the
 	// reference prior (reference.go) keeps a related query's centred cosine high and unrelated queries unanswered.
 	x := newIndex(t, search.Options{})
-	x.Load(objects{server(t, "finance/ledger", "Ledger", "Balances and transfers for the general ledger",
+	x.Load(search.Objects{server(t, "finance/ledger", "Ledger", "Balances and transfers for the general ledger",
 		"get_balance:Current balance of an account")})
 	flush(t, x)
 	ask := func(q string) []search.Result {

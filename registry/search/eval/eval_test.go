@@ -12,19 +12,6 @@ import (
 	"github.com/mcpgw/mcpgw/registry/search/eval"
 )
 
-// objects is a Source over a fixed set of catalog objects.
-type objects []catalog.Object
-
-func (o objects) All(kind catalog.Kind) []catalog.Object {
-	var out []catalog.Object
-	for _, x := range o {
-		if x.Kind() == kind {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func indexDataset(t testing.TB, ds *eval.Dataset, tune *search.Tuning) *search.Index {
 	t.Helper()
 	return indexObjects(t, corpusObjects(t, ds), tune)
@@ -59,7 +46,7 @@ func indexObjects(t testing.TB, objs []catalog.Object, tune *search.Tuning) *sea
 	done := make(chan error, 1)
 	go func() { done <- x.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	x.Load(objects(objs))
+	x.Load(search.Objects(objs))
 	if err := x.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}

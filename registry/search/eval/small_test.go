@@ -38,7 +38,7 @@ func TestSmallCatalogs(t *testing.T) {
 		if len(best) == 0 {
 			continue
 		}
-		var cat objects
+		var cat search.Objects
 		for _, o := range objs {
 			if best[key(typeOf(o), o.Key())] {
 				cat = append(cat, o)

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/search"
 	"github.com/mcpgw/mcpgw/registry/search/embed"
 	"github.com/mcpgw/mcpgw/registry/search/embed/static"
@@ -173,7 +172,7 @@ func buildIndex(ctx context.Context, ds *eval.Dataset, emb embed.Embedder, tune 
 	done := make(chan struct{})
 	go func() { defer close(done); _ = x.Run(runCtx) }()
 	stop := func() { cancel(); <-done }
-	x.Load(objectSource(objs))
+	x.Load(search.Objects(objs))
 	if err := x.Flush(ctx); err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("build index: %w", err)
@@ -261,19 +260,6 @@ func writeSplitTable(w io.Writer, ds *eval.Dataset, r *eval.Report, verbose bool
 		fmt.Fprintln(w)
 	}
 	return nil
-}
-
-// objectSource is a search.Source over a fixed set of objects.
-type objectSource []catalog.Object
-
-func (o objectSource) All(kind catalog.Kind) []catalog.Object {
-	var out []catalog.Object
-	for _, x := range o {
-		if x.Kind() == kind {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // tableEmbedder serves a candidate table exactly as embed.Builtin serves the
