@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // proc is a running mcpgw.
@@ -54,42 +53,7 @@ func freeAddr(t *testing.T) string {
 // startServe runs `mcpgw serve` on free loopback ports and waits until /readyz answers 200.
 func startServe(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
-	httpAddr := freeAddr(t)
-	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--xds-addr", freeAddr(t),
-		"--authz-addr", freeAddr(t)}, extra...)
-	cmd := exec.Command(filepath.Join(bin, "mcpgw"), args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://" + httpAddr, out: out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("mcpgw output:\n%s", out.String())
-		}
-	})
-	for range 300 {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("mcpgw exited early: %v\n%s", err, out.String())
-		default:
-		}
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("mcpgw never became ready:\n%s", out.String())
-	return nil
+	return runServe(t, dataDir, freeAddr(t), append([]string{"--xds-addr", freeAddr(t), "--authz-addr", freeAddr(t)}, extra...)...)
 }
 
 // token prints a development token with the CLI, as a user would.
