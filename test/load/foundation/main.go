@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -40,9 +39,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "mcpgw")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mcpgw/mcpgw/cmd/mcpgw").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %w\n%s", err, out)
+	bin, err := mcpgwproc.Build(tmp)
+	if err != nil {
+		return err
 	}
 	data := filepath.Join(tmp, "data")
 	tok, err := mcpgwproc.Token(bin, data, "bench", "mcpgw-admins", 10*time.Hour)

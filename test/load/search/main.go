@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -75,9 +74,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "mcpgw")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mcpgw/mcpgw/cmd/mcpgw").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %w\n%s", err, out)
+	bin, err := mcpgwproc.Build(tmp)
+	if err != nil {
+		return err
 	}
 	data := filepath.Join(tmp, "data")
 	admin, err := mcpgwproc.Token(bin, data, "bench-admin", "mcpgw-admins", 10*time.Hour)

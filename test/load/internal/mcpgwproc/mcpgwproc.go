@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,15 @@ import (
 
 // readyWithin bounds the wait for /readyz.
 const readyWithin = time.Minute
+
+// Build compiles cmd/mcpgw into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "mcpgw")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mcpgw/mcpgw/cmd/mcpgw").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build mcpgw: %w\n%s", err, out)
+	}
+	return bin, nil
+}
 
 // Process is a running mcpgw.
 type Process struct {
