@@ -338,15 +338,7 @@ func TestGateway(t *testing.T) {
 			params := &mcp.CallToolParams{Name: mcpserver.ToolExportStatement,
 				Arguments: map[string]any{"account": "acme-ops", "pages": 3}}
 			params.SetProgressToken("statement")
-			type result struct {
-				res *mcp.CallToolResult
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				res, err := cs.CallTool(t.Context(), params)
-				done <- result{res, err}
-			}()
+			done := mcpserver.CallAsync(t.Context(), cs, params)
 			select {
 			case p := <-progress:
 				if p != 1 {
@@ -364,11 +356,11 @@ func TestGateway(t *testing.T) {
 			}
 			close(gate)
 			r := <-done
-			if r.err != nil {
-				t.Fatal(r.err)
+			if r.Err != nil {
+				t.Fatal(r.Err)
 			}
 			var out mcpserver.StatementOut
-			structured(t, r.res, &out)
+			structured(t, r.Res, &out)
 			if len(out.Pages) != 3 {
 				t.Errorf("statement %+v", out)
 			}

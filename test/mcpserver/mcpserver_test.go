@@ -128,15 +128,7 @@ func TestExportStatementStreamsProgress(t *testing.T) {
 	})
 	params := &mcp.CallToolParams{Name: mcpserver.ToolExportStatement, Arguments: map[string]any{"account": "acme-ops", "pages": 3}}
 	params.SetProgressToken("statement-1")
-	type result struct {
-		res *mcp.CallToolResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := cs.CallTool(t.Context(), params)
-		done <- result{res, err}
-	}()
+	done := mcpserver.CallAsync(t.Context(), cs, params)
 	select {
 	case p := <-progress:
 		if p != 1 {
@@ -152,11 +144,11 @@ func TestExportStatementStreamsProgress(t *testing.T) {
 	}
 	close(gate)
 	r := <-done
-	if r.err != nil || r.res.IsError {
-		t.Fatalf("call: %v %+v", r.err, r.res)
+	if r.Err != nil || r.Res.IsError {
+		t.Fatalf("call: %v %+v", r.Err, r.Res)
 	}
 	var out mcpserver.StatementOut
-	b, _ := json.Marshal(r.res.StructuredContent)
+	b, _ := json.Marshal(r.Res.StructuredContent)
 	if err := json.Unmarshal(b, &out); err != nil || len(out.Pages) != 3 {
 		t.Fatalf("statement %s: %v", b, err)
 	}

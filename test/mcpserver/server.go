@@ -108,3 +108,20 @@ func (s *Server) Close() error {
 	}
 	return <-s.done
 }
+
+// CallResult is the outcome of a tool call made with CallAsync.
+type CallResult struct {
+	Res *mcp.CallToolResult
+	Err error
+}
+
+// CallAsync calls a tool on its own goroutine and delivers the outcome on the returned channel, so that a test can
+// watch what arrives while the call runs (progress notifications, a stream that must not be buffered).
+func CallAsync(ctx context.Context, cs *mcp.ClientSession, p *mcp.CallToolParams) <-chan CallResult {
+	done := make(chan CallResult, 1)
+	go func() {
+		res, err := cs.CallTool(ctx, p)
+		done <- CallResult{res, err}
+	}()
+	return done
+}

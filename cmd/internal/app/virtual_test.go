@@ -334,29 +334,21 @@ func TestVirtualServerForwardsProgress(t *testing.T) {
 	})
 	params := &mcp.CallToolParams{Name: "statement", Arguments: map[string]any{"account": "acme-ops", "pages": 3}}
 	params.SetProgressToken("caller-token")
-	type result struct {
-		res *mcp.CallToolResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := cs.CallTool(t.Context(), params)
-		done <- result{res, err}
-	}()
+	done := mcpserver.CallAsync(t.Context(), cs, params)
 	select {
 	case p := <-first:
 		if p.ProgressToken != "caller-token" || p.Progress != 1 || p.Total != 3 {
 			t.Errorf("first progress %+v", p)
 		}
 	case r := <-done:
-		t.Fatalf("the call finished before any progress arrived: %+v %v", r.res, r.err)
+		t.Fatalf("the call finished before any progress arrived: %+v %v", r.Res, r.Err)
 	case <-t.Context().Done():
 		t.Fatal("no progress")
 	}
 	close(gate)
 	r := <-done
-	if r.err != nil || r.res.IsError {
-		t.Fatalf("statement: %v %+v", r.err, r.res)
+	if r.Err != nil || r.Res.IsError {
+		t.Fatalf("statement: %v %+v", r.Err, r.Res)
 	}
 }
 
