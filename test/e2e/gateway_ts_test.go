@@ -5,21 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mcpgw/mcpgw/test/mcpserver"
+	"github.com/mcpgw/mcpgw/test/tssdk"
 )
-
-// envRequireNode, when set (CI sets it), turns a missing Node.js or a missing `npm ci` under test/e2e/ts into a
-// failure instead of a skip.
-const envRequireNode = "MCPGW_REQUIRE_NODE"
-
-// tsDir holds the Node client and its pinned dependencies (npm ci --prefix test/e2e/ts).
-const tsDir = "ts"
 
 // tsResult is what test/e2e/ts/client.mjs prints.
 type tsResult struct {
@@ -46,33 +39,13 @@ type tsResult struct {
 	} `json:"forbidden"`
 }
 
-// nodeClient returns the node binary, or skips (fails under MCPGW_REQUIRE_NODE) when Node.js or the installed SDK
-// is missing.
-func nodeClient(t *testing.T) string {
-	t.Helper()
-	missing := func(msg string) {
-		if os.Getenv(envRequireNode) != "" {
-			t.Fatalf("%s is set: %s", envRequireNode, msg)
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found on PATH (Node.js 20 or later runs the TypeScript SDK scenario)")
-	}
-	if _, err := os.Stat(filepath.Join(tsDir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
-		missing("the TypeScript SDK is not installed: run npm ci --prefix test/e2e/ts")
-	}
-	return node
-}
-
 // testTypeScriptSDK runs the official TypeScript SDK (pinned in test/e2e/ts/package-lock.json) against a
 // session-based server through the gateway.
 func testTypeScriptSDK(t *testing.T, g *gateway, carol string) {
 	// Invariant: the TypeScript SDK over Streamable HTTP gets what the Go SDK gets: 401 with the JSON-RPC error
 	// without a token; with a Hydra token a 2025-11-25 session, the tools, get_balance's result, a JSON-RPC 403
 	// (-32034) for transfer, and the session still usable after it.
-	node := nodeClient(t)
+	node, tsDir := tssdk.Node(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "client.mjs")

@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgw/mcpgw/registry/toolserver"
+	"github.com/mcpgw/mcpgw/test/tssdk"
 )
 
 func names[T any](items []T, name func(T) string) []string {
@@ -232,9 +233,6 @@ func TestRegistryToolsNeedAToken(t *testing.T) {
 	}
 }
 
-// envRequireNode, when set (CI sets it), turns a missing Node.js or TypeScript SDK into a failure instead of a skip.
-const envRequireNode = "MCPGW_REQUIRE_NODE"
-
 // tsCaller is what registry/toolserver/testdata/ts/registry_tools.mjs prints per caller.
 type tsCaller struct {
 	ProtocolVersion string   `json:"protocolVersion"`
@@ -256,20 +254,7 @@ func TestRegistryToolsTypeScriptSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsHome := filepath.Join(root, "test", "e2e", "ts")
-	missing := func(msg string) {
-		if os.Getenv(envRequireNode) != "" {
-			t.Fatalf("%s is set: %s", envRequireNode, msg)
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node not found on PATH (Node.js 20 or later runs the TypeScript SDK scenario)")
-	}
-	if _, err := os.Stat(filepath.Join(tsHome, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err != nil {
-		missing("the TypeScript SDK is not installed: run npm ci --prefix test/e2e/ts")
-	}
+	node, tsHome := tssdk.Node(t)
 	e := newMCPEnv(t)
 	tokens, _ := json.Marshal(map[string]string{"finance": e.token(t, "carol", "finance"), "hr": e.token(t, "dave", "hr")})
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
