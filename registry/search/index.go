@@ -2,7 +2,6 @@ package search
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -577,17 +576,7 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 		for _, j := range jobs {
 			texts = append(texts, j.texts...)
 		}
-		start := time.Now()
-		vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
-		x.met.embedSeconds.Observe(time.Since(start).Seconds())
-		if err == nil {
-			for _, v := range vecs {
-				if len(v) != model.Dim {
-					err = fmt.Errorf("embed documents: %w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
-					break
-				}
-			}
-		}
+		vecs, err := x.embedDocuments(ctx, emb, model, texts)
 		x.mu.Lock()
 		x.inflight -= len(jobs)
 		if err != nil {
@@ -597,14 +586,6 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 				}
 			}
 			x.mu.Unlock()
-			if errors.Is(err, embed.ErrDimension) {
-				// The provider now answers in another space: learn it again (and recompute everything).
-				x.mu.Lock()
-				if x.emb == emb {
-					x.model = embed.ModelInfo{}
-				}
-				x.mu.Unlock()
-			}
 			return fmt.Errorf("embed %d documents: %w", len(jobs), err)
 		}
 		i := 0
@@ -633,27 +614,38 @@ func (x *Index) embedPending(ctx context.Context, emb embed.Embedder) error {
 	}
 }
 
+// embedDocuments embeds texts as documents and checks that every vector is in model's space. When the provider
+// answers in another one, the model is forgotten, so that Run learns it again (and recomputes every vector).
+func (x *Index) embedDocuments(ctx context.Context, emb embed.Embedder, model embed.ModelInfo, texts []string) ([][]float32, error) {
+	start := time.Now()
+	vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
+	x.met.embedSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vecs {
+		if len(v) != model.Dim {
+			x.mu.Lock()
+			if x.emb == emb {
+				x.model = embed.ModelInfo{}
+			}
+			x.mu.Unlock()
+			return nil, fmt.Errorf("%w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
+		}
+	}
+	return vecs, nil
+}
+
 // embedPrior embeds the reference texts with model and makes their mean the centring prior (reference.go).
 func (x *Index) embedPrior(ctx context.Context, emb embed.Embedder, model embed.ModelInfo) error {
 	sum := make([]float64, model.Dim)
 	n := 0
 	for texts := range slices.Chunk(referenceTexts, x.opts.BatchSize) {
-		start := time.Now()
-		vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
-		x.met.embedSeconds.Observe(time.Since(start).Seconds())
+		vecs, err := x.embedDocuments(ctx, emb, model, texts)
 		if err != nil {
 			return fmt.Errorf("embed reference texts: %w", err)
 		}
 		for _, v := range vecs {
-			if len(v) != model.Dim {
-				// The provider now answers in another space: learn it again (and recompute everything).
-				x.mu.Lock()
-				if x.emb == emb {
-					x.model = embed.ModelInfo{}
-				}
-				x.mu.Unlock()
-				return fmt.Errorf("embed reference texts: %w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
-			}
 			if isZero(v) {
 				continue
 			}
