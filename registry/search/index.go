@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -620,18 +621,20 @@ func (x *Index) embedDocuments(ctx context.Context, emb embed.Embedder, model em
 	start := time.Now()
 	vecs, err := emb.Embed(ctx, texts, embed.KindDocument)
 	x.met.embedSeconds.Observe(time.Since(start).Seconds())
+	for _, v := range vecs {
+		if err == nil && len(v) != model.Dim {
+			err = fmt.Errorf("%w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
+		}
+	}
+	if errors.Is(err, embed.ErrDimension) { // the provider's own check, or ours
+		x.mu.Lock()
+		if x.emb == emb {
+			x.model = embed.ModelInfo{}
+		}
+		x.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
-	}
-	for _, v := range vecs {
-		if len(v) != model.Dim {
-			x.mu.Lock()
-			if x.emb == emb {
-				x.model = embed.ModelInfo{}
-			}
-			x.mu.Unlock()
-			return nil, fmt.Errorf("%w: got %d, want %d", embed.ErrDimension, len(v), model.Dim)
-		}
 	}
 	return vecs, nil
 }

@@ -435,6 +435,37 @@ func TestEmbedderChange(t *testing.T) {
 	}
 }
 
+func TestEmbedderChangesDimension(t *testing.T) {
+	// Invariant: a remote model that starts answering in another dimension is learnt again: every vector is
+	// recomputed in the new space, and nothing stays missing.
+	h := &hashEmbeddings{}
+	h.dim.Store(64)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	remote, err := embed.New(t.Context(), embed.Config{Provider: embed.ProviderOpenAI, BaseURL: srv.URL, Model: "hash",
+		MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newIndex(t, search.Options{Embedder: remote})
+	fx := fixture(t)
+	x.Load(fx)
+	flush(t, x)
+	h.dim.Store(32)
+	if _, err := x.Reindex(t.Context(), fx); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // the first attempt meets the new dimension and fails; Run retries after a second
+		if x.Flush(t.Context()) == nil {
+			break
+		}
+	}
+	st := x.Status()
+	if !strings.HasPrefix(st.Model, "openai/hash/32") || st.Missing != 0 || st.Vectors != len(fx) {
+		t.Fatalf("after the provider changed dimension: %+v", st)
+	}
+}
+
 func TestEmbedderFailure(t *testing.T) {
 	// Invariant: when the embedder fails, documents stay findable lexically, Status lists them as missing with the
 	// error, and Flush reports the failure instead of waiting forever.

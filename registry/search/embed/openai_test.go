@@ -142,7 +142,7 @@ func TestOpenAIErrors(t *testing.T) {
 	}
 }
 
-func TestOpenAIDimensionFixedByFirstAnswer(t *testing.T) {
+func TestOpenAIDimensionLearntFromAnswers(t *testing.T) {
 	dim := 6
 	rec := &recorder{answer: func(call int, body map[string]any) (int, http.Header, any) {
 		return openAIAnswer(t, dim)(call, body)
@@ -156,6 +156,13 @@ func TestOpenAIDimensionFixedByFirstAnswer(t *testing.T) {
 	dim = 5 // the server switched models under us
 	if _, err := e.Embed(t.Context(), []string{"a"}, KindDocument); !errors.Is(err, ErrDimension) {
 		t.Fatalf("err = %v, want ErrDimension", err)
+	}
+	// The new dimension is learnt, so that the index can recompute its vectors in the new space.
+	if got := e.Info().Dim; got != 5 {
+		t.Fatalf("Info().Dim = %d after the switch, want 5", got)
+	}
+	if _, err := e.Embed(t.Context(), []string{"a"}, KindDocument); err != nil {
+		t.Fatalf("after the switch: %v", err)
 	}
 }
 

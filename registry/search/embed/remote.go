@@ -155,8 +155,11 @@ func (r *remote) batchOnce(ctx context.Context, texts []string) ([][]float32, er
 	return vecs, nil
 }
 
-// checkDim enforces one dimension per Embedder: the configured one, or else
-// the first one seen.
+// checkDim enforces one dimension per answer: the configured one, or else
+// the one learnt from the answers. A learnt dimension that changes means the
+// server switched models: the call fails with ErrDimension and Info reports
+// the new dimension, so that the caller recomputes its vectors in the new
+// space. A configured dimension never changes.
 func (r *remote) checkDim(n int) error {
 	if n == 0 {
 		return fmt.Errorf("%w: empty vector", ErrResponse)
@@ -164,10 +167,15 @@ func (r *remote) checkDim(n int) error {
 	if r.dim.CompareAndSwap(0, int64(n)) {
 		return nil
 	}
-	if want := r.dim.Load(); int64(n) != want {
-		return fmt.Errorf("%w: got %d, want %d", ErrDimension, n, want)
+	want := r.dim.Load()
+	if int64(n) == want {
+		return nil
 	}
-	return nil
+	if r.cfg.Dimensions == 0 {
+		r.dim.Store(int64(n))
+		return fmt.Errorf("%w: the model now answers %d dimensions, not %d", ErrDimension, n, want)
+	}
+	return fmt.Errorf("%w: got %d, want %d", ErrDimension, n, want)
 }
 
 func (r *remote) isRetryable(err error) bool {
