@@ -72,6 +72,22 @@ func (r *recorder) has(key string, op catalog.Op) bool {
 	return r.seen[key] == op
 }
 
+// takeSeq takes the next sequence number as a writer does before it writes, and returns it.
+func takeSeq(t *testing.T, st *mongo.Store) int64 {
+	t.Helper()
+	ctx := t.Context()
+	_, err := st.Database().Collection("counters").UpdateOne(ctx, bson.D{{Key: "_id", Value: "changes"}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(1)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := st.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
 func pollUntil(t *testing.T, tl *feed.Tailer, cond func() bool) {
 	t.Helper()
 	for range 500 {
@@ -134,12 +150,7 @@ func TestGapThatNeverFillsRebuilds(t *testing.T) {
 	if _, err := st.Create(ctx, srv("ns/before")); err != nil {
 		t.Fatal(err)
 	}
-	// A writer takes the next sequence number and crashes before writing anything.
-	_, err := st.Database().Collection("counters").UpdateOne(ctx, bson.D{{Key: "_id", Value: "changes"}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(1)}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	takeSeq(t, st) // a writer takes the next sequence number and crashes before writing anything
 	if _, err := st.Create(ctx, srv("ns/after")); err != nil {
 		t.Fatal(err)
 	}
@@ -228,16 +239,7 @@ func TestWriteSlowerThanGapWaitIsAppliedAfterTheRebuild(t *testing.T) {
 	if _, err := st.Create(ctx, srv("ns/before")); err != nil {
 		t.Fatal(err)
 	}
-	// A slow writer takes the next sequence number...
-	_, err := st.Database().Collection("counters").UpdateOne(ctx, bson.D{{Key: "_id", Value: "changes"}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(1)}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow, err := st.LastSeq(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := takeSeq(t, st) // a slow writer takes the next sequence number...
 	if _, err := st.Create(ctx, srv("ns/after")); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +248,7 @@ func TestWriteSlowerThanGapWaitIsAppliedAfterTheRebuild(t *testing.T) {
 		t.Fatalf("rebuilds %d, want 1", rec.rebuilds)
 	}
 	// ...and finishes after the rebuild: its change record arrives late.
-	_, err = st.Database().Collection("changes").InsertOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(slow)},
+	_, err := st.Database().Collection("changes").InsertOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(slow)},
 		{Key: "seq", Value: slow}, {Key: "kind", Value: string(catalog.KindServer)}, {Key: "key", Value: "ns/slow"},
 		{Key: "op", Value: string(catalog.OpPut)}, {Key: "at", Value: time.Now()}})
 	if err != nil {
