@@ -25,6 +25,13 @@ var admin = registrar.Actor{Issuer: "i", Subject: "root", Groups: []string{"mcpg
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the Control's engine wrapped by wrap (nil: the real engine); the registrar's gate keeps
+// the real one.
+func setupWith(t *testing.T, wrap func(*policy.Engine) access.Engine) *fixture {
+	t.Helper()
 	ctx := t.Context()
 	st, err := mongo.Open(ctx, mongo.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -35,8 +42,12 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ctlEngine access.Engine = eng
+	if wrap != nil {
+		ctlEngine = wrap(eng)
+	}
 	cat := view.New(st, nil)
-	ctl := access.New(eng, cat, access.Options{})
+	ctl := access.New(ctlEngine, cat, access.Options{})
 	cat.AddListener(ctl.Listener(ctx))
 	if _, err := cat.Load(ctx); err != nil {
 		t.Fatal(err)
@@ -173,29 +184,12 @@ func TestScopesComputedBeforeAccessDataChangeAreNotCached(t *testing.T) {
 	// not cached: once the change is applied, a caller's next request gets scopes from the new data. (Otherwise a
 	// member of a group whose admin mapping was just deleted stays admin in this process until the next change.)
 	ctx := t.Context()
-	st, err := mongo.Open(ctx, mongo.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close(context.WithoutCancel(ctx)) })
-	real, err := policy.New(ctx, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := &scopesHook{Engine: real}
-	cat := view.New(st, nil)
-	ctl := access.New(eng, cat, access.Options{})
-	cat.AddListener(ctl.Listener(ctx))
-	if _, err := cat.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := ctl.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registrar.New(st, cat, registrar.Options{Gate: access.Gate{Engine: real}, BuiltinScopes: []string{policy.DefaultAdminScope}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var eng *scopesHook
+	f := setupWith(t, func(real *policy.Engine) access.Engine {
+		eng = &scopesHook{Engine: real}
+		return eng
+	})
+	ctl, reg := f.ctl, f.reg
 	m := &catalog.GroupMapping{Group: "ops", Scopes: []string{policy.DefaultAdminScope}}
 	if _, err := reg.Create(ctx, admin, m); err != nil {
 		t.Fatal(err)
