@@ -50,7 +50,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "registry REST API and MCP endpoints listen address")
 	fs.StringVar(&c.XDSAddr, "xds-addr", "127.0.0.1:18000", "xDS (ADS) gRPC listen address")
 	fs.StringVar(&c.AuthzAddr, "authz-addr", "127.0.0.1:9191", "ext_authz gRPC listen address")
-	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:9102", "health, readiness and metrics of `mcpgw xds` and `mcpgw authz` (the registry serves them itself)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:9102", "listen address of the health, readiness and metrics endpoints of mcpgw xds and mcpgw authz (the registry serves them on --http-addr)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the gateway's public base URL, used in OAuth resource metadata (default http://<http-addr>)")
 	fs.BoolVar(&c.Gateway, "gateway", true, "run the gateway parts (xds and authz); false runs the registry only")
 	fs.StringVar(&c.IdentityConfig, "identity-config", "", "YAML file of trusted OIDC issuers (docs/identity.md); empty uses the development issuer")

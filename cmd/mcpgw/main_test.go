@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestCommandLine(t *testing.T) {
+	// Invariant: -h of every command prints its usage to stdout and exits 0; a mistake in the command line exits 2
+	// with the usage on stderr; a bad value exits 1; nothing here starts a server. Exit statuses are what
+	// docs/operations.md promises scripts.
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     []string // substrings
+		stderr     []string
+		noStdout   bool
+		noStderr   bool
+		errMessage string
+	}{
+		{name: "serve -h", args: []string{"serve", "-h"}, code: 0,
+			stdout: []string{"usage: mcpgw serve [flags]", "MCPGW_<FLAG>", "-data-dir string", "-admin-addr string"}, noStderr: true},
+		{name: "registry --help", args: []string{"registry", "--help"}, code: 0,
+			stdout: []string{"usage: mcpgw registry [flags]", "-http-addr string"}, noStderr: true},
+		{name: "token -h", args: []string{"token", "-h"}, code: 0,
+			stdout: []string{"usage: mcpgw token [flags]", "-subject string", "-ttl duration"}, noStderr: true},
+		{name: "help", args: []string{"help"}, code: 0, stdout: []string{"usage: mcpgw <command>"}, noStderr: true},
+		{name: "unknown flag", args: []string{"serve", "--bogus"}, code: 2, noStdout: true,
+			stderr: []string{"usage: mcpgw serve [flags]"}, errMessage: "serve: flag provided but not defined: -bogus"},
+		{name: "flag without value", args: []string{"token", "--data-dir"}, code: 2, noStdout: true,
+			stderr: []string{"usage: mcpgw token [flags]"}, errMessage: "token: flag needs an argument: -data-dir"},
+		{name: "stray argument", args: []string{"xds", "extra"}, code: 2, noStdout: true,
+			errMessage: `xds: unexpected argument "extra" (mcpgw xds takes only flags)`},
+		{name: "unknown command", args: []string{"frob"}, code: 2, noStdout: true,
+			stderr: []string{"usage: mcpgw <command>"}, errMessage: `unknown command "frob"`},
+		{name: "no command", args: nil, code: 2, noStdout: true, errMessage: "a command is required"},
+		{name: "bad value", args: []string{"serve", "--data-dir", dir, "--log-level", "loud"}, code: 1, noStdout: true,
+			noStderr: true, errMessage: `--log-level "loud" must be debug, info, warn or error`},
+		{name: "token without subject", args: []string{"token", "--data-dir", dir}, code: 1, noStdout: true,
+			noStderr: true, errMessage: "--subject (or --client) is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(tc.args, &stdout, &stderr)
+			if got := exitCode(err); got != tc.code {
+				t.Errorf("exit code %d, want %d (err %v)", got, tc.code, err)
+			}
+			if tc.errMessage != "" && (err == nil || err.Error() != tc.errMessage) {
+				t.Errorf("error %v, want %q", err, tc.errMessage)
+			}
+			for _, s := range tc.stdout {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+				}
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
+				}
+			}
+			if tc.noStdout && stdout.Len() > 0 {
+				t.Errorf("stdout: %s", stdout.String())
+			}
+			if tc.noStderr && stderr.Len() > 0 {
+				t.Errorf("stderr: %s", stderr.String())
+			}
+		})
+	}
+}
