@@ -200,7 +200,8 @@ func TestSearchFilters(t *testing.T) {
 	}
 }
 
-// keysVisible sees the listed keys per kind and nothing else; the vault's read_secret tool is not callable.
+// keysVisible sees the listed keys per kind and nothing else; the vault's read_secret tool and the ledger's
+// launch_zeppelin are not callable.
 type keysVisible map[catalog.Kind][]string
 
 func (k keysVisible) Sees(kind catalog.Kind, key string) bool { return slices.Contains(k[kind], key) }
@@ -211,7 +212,7 @@ func (k keysVisible) Keys(kind catalog.Kind) []string {
 	return []string{}
 }
 func (keysVisible) Tools(server string) func(string) bool {
-	return func(tool string) bool { return tool != "read_secret" }
+	return func(tool string) bool { return tool != "read_secret" && tool != "launch_zeppelin" }
 }
 
 func TestSearchMatchedToolsCallable(t *testing.T) {
@@ -231,6 +232,30 @@ func TestSearchMatchedToolsCallable(t *testing.T) {
 	}
 	if r := find(t, x, "read or rotate a secret", nil); len(r.Results[0].MatchedTools) < 2 {
 		t.Fatalf("unrestricted caller: %v", r.Results[0].MatchedTools)
+	}
+}
+
+func TestSearchRanksOnlyCallableTools(t *testing.T) {
+	// Invariant: a server is ranked for a caller only by the tools it may call. A tool it may not call neither finds
+	// the server (lexically, or by the tool's vector) nor changes its score, so a search cannot reveal the tool.
+	x := newIndex(t, search.Options{})
+	objs := fixture(t)
+	objs = append(objs, server(t, "corp/ledger", "Ledger", "Account balances and statements.",
+		"get_balance:Balance of an account.", "launch_zeppelin:Launch the zeppelin fleet over the harbour."))
+	x.Load(objs)
+	flush(t, x)
+	ledger := keysVisible{catalog.KindServer: {"corp/ledger", "platform/secrets-vault"}}
+	for _, q := range []string{"zeppelin fleet harbour", "launch zeppelins", "launch_zeppelin"} {
+		if r := find(t, x, q, ledger); slices.Contains(names(r), "server corp/ledger") {
+			t.Errorf("%q: a caller who may not call launch_zeppelin finds corp/ledger: %+v", q, r.Results)
+		}
+		if r := find(t, x, q, nil); !slices.Contains(names(r), "server corp/ledger") {
+			t.Errorf("%q: an unrestricted caller does not find corp/ledger: %v", q, names(r))
+		}
+	}
+	// Words of callable tools still count.
+	if r := find(t, x, "balance of an account", ledger); len(r.Results) == 0 || r.Results[0].Name != "corp/ledger" {
+		t.Errorf("balance of an account: %v", names(r))
 	}
 }
 

@@ -150,11 +150,13 @@ type scratch struct {
 	touched  []uint32
 	lexical  []scored
 	dense    []scored
-	scoredC  []uint32        // slots whose cosine was computed
-	dots     []float32       // by slot: an exact scan's centred cosines
-	subDone  map[uint32]bool // slots stage two has re-scored
-	vals     []float64       // selectTop's working memory
-	restrict bool            // the caller sees a small part of the catalog: score visible documents one by one
+	scoredC  []uint32          // slots whose cosine was computed
+	dots     []float32         // by slot: an exact scan's centred cosines
+	subDone  map[uint32]bool   // slots stage two has re-scored
+	vals     []float64         // selectTop's working memory
+	restrict bool              // the caller sees a small part of the catalog: score visible documents one by one
+	vis      Visibility        // the caller's
+	callable map[uint32][]bool // by slot: which tools of a server the caller may call (nil: all); see callableSubs
 	cands    []uint32
 	expand   []expansion
 	fused    map[uint32]*fusedDoc
@@ -180,7 +182,7 @@ var nan32 = float32(math.NaN())
 func (x *Index) getScratch(slots int) *scratch {
 	s, _ := x.scratch.Get().(*scratch)
 	if s == nil {
-		s = &scratch{fused: map[uint32]*fusedDoc{}, subDone: map[uint32]bool{}}
+		s = &scratch{fused: map[uint32]*fusedDoc{}, subDone: map[uint32]bool{}, callable: map[uint32][]bool{}}
 	}
 	if cap(s.bm25) < slots {
 		s.bm25 = make([]float64, slots)
@@ -205,7 +207,9 @@ func (x *Index) putScratch(s *scratch) {
 	}
 	s.touched, s.scoredC, s.cands = s.touched[:0], s.scoredC[:0], s.cands[:0]
 	s.restrict = false
+	s.vis = nil
 	clear(s.subDone)
+	clear(s.callable)
 	s.lexical, s.dense, s.expand = s.lexical[:0], s.dense[:0], s.expand[:0]
 	clear(s.fused)
 	s.fusedBuf = s.fusedBuf[:0]
@@ -347,6 +351,7 @@ func (x *Index) Search(ctx context.Context, q Query, v Visibility) (Results, err
 	defer x.mu.RUnlock()
 	s := x.getScratch(len(x.docs))
 	defer x.putScratch(s)
+	s.vis = v
 
 	allow := x.filter(q, v, s)
 	terms := x.lexicalScores(q.Text, allow, s)
@@ -518,13 +523,28 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 					continue
 				}
 				lens := &l.lens[p.slot]
+				// The tool fields of a server count only the tools the caller may call: a tool it may not call
+				// must not raise (or, by its length, lower) the server's rank, or the ranking would reveal it.
+				subTF, subLen := 1.0, 1.0
+				if p.tf[fSubName] != 0 || p.tf[fSubText] != 0 {
+					if cs := x.callableSubs(s, p.slot); cs != nil {
+						subTF, subLen = x.docs[p.slot].callableShare(cs, e.id)
+					}
+				}
 				tf := 0.0
 				for f := range numFields {
 					if p.tf[f] == 0 {
 						continue
 					}
-					norm := 1 - t.B + t.B*float64(lens[f])/avg[f]
-					tf += t.FieldWeights[f] * float64(p.tf[f]) / norm
+					n, ln := float64(p.tf[f]), float64(lens[f])
+					if f == fSubName || f == fSubText {
+						n, ln = n*subTF, ln*subLen
+					}
+					norm := 1 - t.B + t.B*ln/avg[f]
+					tf += t.FieldWeights[f] * n / norm
+				}
+				if tf == 0 {
+					continue // the term is only in tools the caller may not call
 				}
 				if s.mask[p.slot] == 0 {
 					s.touched = append(s.touched, p.slot)
@@ -637,8 +657,9 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			continue
 		}
 		best := s.cos[slot]
-		for _, sb := range d.subs {
-			if sb.vec >= 0 {
+		callable := x.callableSubs(s, slot)
+		for i, sb := range d.subs {
+			if sb.vec >= 0 && (callable == nil || callable[i]) {
 				best = max(best, x.vecs.sim(c, sb.vec))
 			}
 		}
@@ -657,6 +678,53 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 		}
 	}
 	s.dense, s.vals = x.selectTop(top, depth, s.vals)
+}
+
+// callableSubs returns which tools of a server document (by sub index) the query's caller may call, or nil when it
+// may call every one (or the document is no server with tools). Memoised per query.
+func (x *Index) callableSubs(s *scratch, slot uint32) []bool {
+	d := x.docs[slot]
+	if s.vis == nil || d == nil || d.src.typ != TypeServer || len(d.subs) == 0 {
+		return nil
+	}
+	if c, ok := s.callable[slot]; ok {
+		return c
+	}
+	var out []bool
+	if keep := s.vis.Tools(d.src.key); keep != nil {
+		out = make([]bool, len(d.subs))
+		for i, sb := range d.subs {
+			out[i] = keep(sb.name)
+		}
+	}
+	s.callable[slot] = out
+	return out
+}
+
+// callableShare returns the share of term id's occurrences in the document's tools that fall in callable ones, and
+// the share of the tools' terms that do: the factors of a caller's term frequency and length of the tool fields.
+func (d *doc) callableShare(callable []bool, id uint32) (term, length float64) {
+	var nAll, nCall, lAll, lCall int
+	for i, sb := range d.subs {
+		lo, _ := slices.BinarySearch(sb.terms, id)
+		hi := lo
+		for hi < len(sb.terms) && sb.terms[hi] == id {
+			hi++
+		}
+		nAll += hi - lo
+		lAll += len(sb.terms)
+		if callable[i] {
+			nCall += hi - lo
+			lCall += len(sb.terms)
+		}
+	}
+	if nAll > 0 {
+		term = float64(nCall) / float64(nAll)
+	}
+	if lAll > 0 {
+		length = float64(lCall) / float64(lAll)
+	}
+	return term, length
 }
 
 // admitted counts the documents allow admits (the HNSW path only: catalogs of tens of thousands).

@@ -1,0 +1,60 @@
+package toolserver_test
+
+import (
+	"testing"
+
+	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/toolserver"
+)
+
+// ledger is a finance server with a tool the finance group may call (get_balance) and one it may not
+// (launch_zeppelin), and the finance group's grant.
+func ledger(e *env, t *testing.T) {
+	t.Helper()
+	grant := func(kind, server string, tools ...string) catalog.Grant {
+		return catalog.Grant{Kind: kind, Server: server, Methods: []string{"tools/call"}, Tools: tools}
+	}
+	e.create(t,
+		&catalog.Server{Name: "finance/ledger", Governance: catalog.Governance{Title: "Company ledger",
+			Description: "Account balances and statements"},
+			Versions: []catalog.ServerVersion{{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP,
+				URL: "http://127.0.0.1:9/mcp", Tools: []catalog.Tool{
+					{Name: "get_balance", Description: "Balance of an account"},
+					{Name: "launch_zeppelin", Description: "Launch the zeppelin fleet over the harbour"}}}}},
+		&catalog.Scope{Name: "finance-read", Grants: []catalog.Grant{grant("server", "finance/*", "get_balance")}},
+		&catalog.GroupMapping{Group: "finance", Scopes: []string{"finance-read"}},
+	)
+}
+
+func TestSearchDoesNotRevealUncallableTools(t *testing.T) {
+	// Invariant: in every protocol revision, search_registry and find_tool rank a server for the caller by the tools
+	// it may call only: words found only in a tool the caller may not call find nothing, while an admin finds the
+	// server by them.
+	e := newEnv(t)
+	ledger(e, t)
+	for _, rev := range revisions {
+		t.Run(rev.name, func(t *testing.T) {
+			fin := e.connect(t, e.token(t, "carol", "finance"), rev.ask)
+			admin := e.connect(t, e.token(t, "root", "mcpgw-admins"), rev.ask)
+			args := map[string]any{"query": "zeppelin fleet over the harbour"}
+			var got toolserver.SearchOut
+			call(t, fin, "search_registry", args, &got)
+			if len(got.Results) != 0 {
+				t.Errorf("finance finds %+v by the words of launch_zeppelin", got.Results)
+			}
+			call(t, admin, "search_registry", args, &got)
+			if len(got.Results) == 0 || got.Results[0].Name != "finance/ledger" {
+				t.Errorf("admin search: %+v", got.Results)
+			}
+			var found toolserver.FindToolOut
+			call(t, fin, "find_tool", map[string]any{"need": "launch the zeppelin fleet"}, &found)
+			if len(found.Tools) != 0 {
+				t.Errorf("finance is offered %+v", found.Tools)
+			}
+			call(t, fin, "search_registry", map[string]any{"query": "balance of an account"}, &got)
+			if len(got.Results) == 0 || got.Results[0].Name != "finance/ledger" {
+				t.Errorf("finance search by a callable tool: %+v", got.Results)
+			}
+		})
+	}
+}
