@@ -15,11 +15,14 @@ import (
 // 15 s were measured here). The guard answers the NACK's watch as if the client held the current version, so the
 // cache parks the watch until a new snapshot arrives.
 //
-// Why the current version is the rejected one: the server sends at most one response per watch, and the client's
-// next request opens the next watch. When the NACK arrives, the snapshot either still has the version that was
-// sent (the rejected one: hold) or a newer one (which the client has not seen: send it, as the unmodified cache
-// does). Delta xDS needs no guard: the server records what it sent before the client answers, so a NACK does not
-// make the cache resend anything.
+// Whether the current version is the rejected one: the server sends at most one response per watch, and the
+// client's next request opens the next watch, so between the rejected response and the NACK no watch is open and a
+// new snapshot reaches nobody. When the NACK arrives, the snapshot either still has the version that was sent (the
+// rejected one: hold) or a newer one, which the client has not seen and which may well be the fix for what it
+// rejected: it must be sent now, as the unmodified cache does, not parked until some later change. The version
+// sent is the one the stream's subscription recorded for the resources it returned (go-control-plane stamps every
+// resource of a state-of-the-world response with the response's version). Delta xDS needs no guard: the server
+// records what it sent before the client answers, so a NACK does not make the cache resend anything.
 type nackGuard struct {
 	cachev3.SnapshotCache
 	hash cachev3.NodeHash
@@ -29,7 +32,8 @@ type nackGuard struct {
 func (g nackGuard) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, out chan cachev3.Response) (func(), error) {
 	if req.GetErrorDetail() != nil {
 		if snap, err := g.GetSnapshot(g.hash.ID(req.GetNode())); err == nil {
-			if v := snap.GetVersion(req.GetTypeUrl()); v != "" && v != req.GetVersionInfo() {
+			if v := snap.GetVersion(req.GetTypeUrl()); v != "" && v != req.GetVersionInfo() &&
+				sentVersion(sub, snap, req.GetTypeUrl(), v) {
 				held := proto.Clone(req).(*discoveryv3.DiscoveryRequest)
 				held.VersionInfo = v
 				req = held
@@ -37,4 +41,19 @@ func (g nackGuard) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, o
 		}
 	}
 	return g.SnapshotCache.CreateWatch(req, sub, out)
+}
+
+// sentVersion reports whether version v of the type is the one last sent on the stream, i.e. the one the NACK
+// rejects. A response without resources records no version; it was v only if v has no resources either.
+func sentVersion(sub cachev3.Subscription, snap cachev3.ResourceSnapshot, typeURL, v string) bool {
+	returned := sub.ReturnedResources()
+	if len(returned) == 0 {
+		return len(snap.GetResourcesAndTTL(typeURL)) == 0
+	}
+	for _, sent := range returned {
+		if sent != v {
+			return false
+		}
+	}
+	return true
 }

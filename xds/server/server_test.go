@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,12 +10,14 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/xds/server"
+	"github.com/mcpgw/mcpgw/xds/snapshot"
 )
 
 // step is one catalog change and what a fleet should hold after it.
@@ -188,6 +191,43 @@ func TestSotWNACKIsNotResent(t *testing.T) {
 	}
 	if got := counter(t, h, "mcpgw_xds_nacks_total", "envoy-nack"); got < 1 {
 		t.Errorf("nacks counted %v", got)
+	}
+}
+
+func TestSotWNACKOfAnOlderVersionGetsTheNewer(t *testing.T) {
+	// Invariant: the NACK guard holds back only the version the client rejected. When the catalog changed after
+	// the rejected response was sent (so no watch was open to carry the new version), the NACK is answered with
+	// the new version at once: it may be the very fix for what the client rejected, and parking the watch would
+	// leave the node on its old configuration until some unrelated change.
+	h := newHarness(t, harnessOptions{}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	c := h.sotw(t, node("envoy-nack-late", "default"), clusterType)
+	if _, err := c.fetch(); err != nil {
+		t.Fatal(err)
+	}
+	// The upstream moves: the same cluster name with new content, so the client's known names do not reveal the
+	// change to go-control-plane.
+	h.view.Observe(remote("acme/a", 2, "https://a2.example.com/mcp"))
+	cluster := clusterName("acme/a", "1.1.0")
+	deadline := time.Now().Add(waitFor)
+	for {
+		if s := h.builder.Snapshot("default"); s != nil && strings.Contains(
+			prototext.Format(snapshot.Message(s.GetResources(clusterType)[cluster])), "a2.example.com") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the builder never published the new cluster")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.client.Nack("cluster rejected by test"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.fetch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Resources) != 1 || !strings.Contains(string(r.Resources[0].GetValue()), "a2.example.com") {
+		t.Fatalf("after the NACK the client got %v, want the cluster moved to a2.example.com", r.Resources)
 	}
 }
 
