@@ -2,7 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/anypb"
@@ -102,14 +101,10 @@ func (t *Translator) upstream(e *encoder, name string, m *routev3.RouteMatch, s 
 		Timeout:              t.shared.noTimeout,
 		HostRewriteSpecifier: t.shared.autoHost,
 	}
-	prefix := ServerPath(s.Name)
 	if strings.HasSuffix(v.Path, "/") {
 		// prefix_rewrite would turn /mcp/ns/name/rest into <path>/rest with a doubled slash; a regex that also
 		// eats the request's slash maps both /mcp/ns/name and /mcp/ns/name/rest correctly.
-		action.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{
-			Pattern:      &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(prefix) + "/?"},
-			Substitution: v.Path,
-		}
+		action.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{Pattern: t.shared.serverPrefix, Substitution: v.Path}
 	} else {
 		action.PrefixRewrite = v.Path
 	}

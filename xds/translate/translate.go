@@ -14,6 +14,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	statefulsessionv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/stateful_session/v3"
 	envelopev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/stateful_session/envelope/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 
 	"github.com/mcpgw/mcpgw/xds/ir"
 )
@@ -46,7 +47,16 @@ type shared struct {
 	locality       *corev3.Locality
 	trustedCA      *corev3.DataSource
 	alpnH1, alpnH2 []string
+	serverPrefix   *matcherv3.RegexMatcher
 }
+
+// serverPrefixRegex matches the /mcp/{namespace}/{name} prefix of a server route's path, and the slash after it.
+// It names no server: the route's path_separated_prefix has already matched the server's path, whose segments
+// contain no slash, so the first three segments are that path. A pattern spelling out the server's name would
+// compile to one RE2 instruction per character, and Envoy rejects the whole route configuration when one regex
+// exceeds its default program size (re2.max_program_size.error_level, 100): a name of about 90 characters (the
+// catalog allows 200) would keep every route change from reaching the fleet.
+const serverPrefixRegex = "^" + PathMCP + "[^/]+/[^/]+/?"
 
 // New validates the options and prepares a Translator.
 func New(o Options) (*Translator, error) {
@@ -66,6 +76,7 @@ func New(o Options) (*Translator, error) {
 			trustedCA:      &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: o.CABundle}},
 			alpnH1:         []string{"http/1.1"},
 			alpnH2:         []string{"h2"},
+			serverPrefix:   &matcherv3.RegexMatcher{Regex: serverPrefixRegex},
 		}}
 	var e encoder
 	t.http1 = e.any(upstreamProtocol(false))

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"testing"
@@ -259,6 +261,61 @@ func TestOptionsValidate(t *testing.T) {
 		err := o.Validate()
 		if tc.ok != (err == nil) || err != nil && !errors.Is(err, translate.ErrInvalidOptions) {
 			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
+
+// re2DefaultMaxProgramSize is Envoy's default re2.max_program_size.error_level: a route configuration with a regex
+// whose compiled program is larger is rejected whole.
+const re2DefaultMaxProgramSize = 100
+
+func TestRewriteRegexFitsEnvoy(t *testing.T) {
+	// Invariant: every rewrite regex compiles within Envoy's default RE2 program size limit whatever the length of
+	// the server's name (the catalog allows 200 characters), and it maps /mcp/{namespace}/{name}, with or without
+	// a trailing slash and a rest, onto the upstream path without doubling a slash. Envoy rejects the whole route
+	// configuration over one oversized regex, so a long name would freeze every route of its fleets. Go's
+	// regexp/syntax program counts one instruction per literal byte, as RE2's does, so it bounds RE2's size.
+	ns := "io.github.an-organisation-with-a-long-name"
+	name := ns + "/" + strings.Repeat("server-", 30)[:200-len(ns)-1]
+	if len(name) != 200 {
+		t.Fatalf("name of %d characters", len(name))
+	}
+	for _, path := range []string{"/", "/mcp/"} {
+		s := &ir.Server{Name: name, Namespace: ns, Short: name[len(ns)+1:], Versions: []*ir.Version{{
+			Version: "1.0.0", Transport: ir.TransportStreamableHTTP, Path: path, Default: true,
+			Endpoints: []ir.Endpoint{{Host: "mcp.example.com", Port: 443}}, TLS: true,
+		}}}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		routes, err := newTranslator(t, translate.DefaultOptions()).ServerRoutes(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range routes {
+			rw := r.GetRoute().GetRegexRewrite()
+			if rw == nil {
+				t.Fatalf("route %s: no regex rewrite for upstream path %q", r.Name, path)
+			}
+			re, err := syntax.Parse(rw.GetPattern().GetRegex(), syntax.Perl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prog, err := syntax.Compile(re.Simplify())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(prog.Inst); n > re2DefaultMaxProgramSize {
+				t.Errorf("route %s: regex %q compiles to %d instructions; Envoy rejects more than %d",
+					r.Name, rw.GetPattern().GetRegex(), n, re2DefaultMaxProgramSize)
+			}
+			rx := regexp.MustCompile(rw.GetPattern().GetRegex())
+			gw := translate.ServerPath(name)
+			for in, want := range map[string]string{gw: path, gw + "/": path, gw + "/a/b": path + "a/b"} {
+				if got := rx.ReplaceAllLiteralString(in, rw.GetSubstitution()); got != want {
+					t.Errorf("route %s: %s rewritten to %s, want %s", r.Name, in, got, want)
+				}
+			}
 		}
 	}
 }
