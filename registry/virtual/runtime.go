@@ -331,7 +331,7 @@ func (rt *Runtime) listTools(ctx context.Context, name string, req mcp.Request) 
 			}
 		}
 		t, err := rt.target(vt)
-		if err != nil || t.tool == nil {
+		if err != nil {
 			continue
 		}
 		tools = append(tools, exposedTool(exposed, t.tool))
@@ -445,8 +445,8 @@ func errorResult(err error) *mcp.CallToolResult {
 	return res
 }
 
-// target resolves the upstream of a virtual tool from the catalog: the server must be enabled (or deprecated) and
-// the version (the pinned one, or the default) remote and not retired.
+// target resolves the upstream of a virtual tool from the catalog: the server must be enabled (or deprecated), the
+// version (the pinned one, or the default) remote and not retired, and the tool defined in that version.
 func (rt *Runtime) target(vt catalog.VirtualTool) (target, error) {
 	fail := func(version, reason string) (target, error) {
 		return target{}, &UpstreamError{Server: vt.Server, Version: version, Reason: reason}
@@ -477,8 +477,10 @@ func (rt *Runtime) target(vt catalog.VirtualTool) (target, error) {
 	for i := range ver.Tools {
 		if ver.Tools[i].Name == vt.Tool {
 			t.tool = &ver.Tools[i]
-			break
+			return t, nil
 		}
 	}
-	return t, nil
+	// The catalog's tools are what is governed: a tool taken out of the version (a changed definition, a tool
+	// withdrawn after a finding) is neither listed nor forwarded, even though the upstream may still serve it.
+	return fail(ver.Version, fmt.Sprintf("has no tool %q in the catalog", vt.Tool))
 }

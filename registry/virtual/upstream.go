@@ -43,7 +43,7 @@ func (e *UpstreamError) Is(target error) bool { return target == ErrUpstream }
 type target struct {
 	server  string
 	version *catalog.ServerVersion // shared with the catalog: read-only
-	tool    *catalog.Tool          // the upstream tool's registered definition; nil when the catalog has none
+	tool    *catalog.Tool          // the upstream tool's registered definition (nil only in pool tests)
 }
 
 // key identifies an upstream session: the same URL reached the same way shares one session, whichever virtual
