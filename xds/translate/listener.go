@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -51,9 +52,15 @@ func listener(o Options) (*listenerv3.Listener, error) {
 	if o.MaxStreamDuration > 0 {
 		hcm.CommonHttpProtocolOptions.MaxStreamDuration = duration(o.MaxStreamDuration)
 	}
+	addr := socketAddress(o.ListenerAddress, o.ListenerPort)
+	if a, err := netip.ParseAddr(o.ListenerAddress); err == nil && a.Is6() && a.IsUnspecified() {
+		// Envoy binds IPv6 listeners with IPV6_V6ONLY unless ipv4_compat is set: "::" alone would refuse every
+		// IPv4 client instead of serving both families.
+		addr.GetSocketAddress().Ipv4Compat = true
+	}
 	l := &listenerv3.Listener{
 		Name:    ListenerName,
-		Address: socketAddress(o.ListenerAddress, o.ListenerPort),
+		Address: addr,
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       filterHCM,

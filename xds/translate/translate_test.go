@@ -319,3 +319,20 @@ func TestRewriteRegexFitsEnvoy(t *testing.T) {
 		}
 	}
 }
+
+func TestListenerDualStack(t *testing.T) {
+	// Invariant: the listener binds the configured address; on the IPv6 wildcard "::" it also accepts IPv4
+	// (Envoy sets IPV6_V6ONLY on IPv6 listeners unless ipv4_compat is set), and only there.
+	for addr, compat := range map[string]bool{"::": true, "0.0.0.0": false, "127.0.0.1": false, "::1": false, "fd00::1": false} {
+		o := translate.DefaultOptions()
+		o.ListenerAddress = addr
+		l := newTranslator(t, o).Listener()
+		sa := l.GetAddress().GetSocketAddress()
+		if sa.GetAddress() != addr || sa.GetIpv4Compat() != compat {
+			t.Errorf("listener on %q: address %q, ipv4_compat %v, want %v", addr, sa.GetAddress(), sa.GetIpv4Compat(), compat)
+		}
+		if err := l.ValidateAll(); err != nil {
+			t.Errorf("listener on %q: %v", addr, err)
+		}
+	}
+}
