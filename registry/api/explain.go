@@ -53,6 +53,11 @@ func (s *Server) explain(c *gin.Context) {
 	case in.Target.Server == "":
 		s.fail(c, catalog.Invalid("target.server", "is required"))
 		return
+	case in.Target.Kind != "" && in.Target.Kind != policy.KindServer && in.Target.Kind != policy.KindVirtual:
+		// The engine refuses other kinds as invalid input; caught here, the caller gets a 422 naming the field
+		// instead of a 500.
+		s.fail(c, catalog.Invalid("target.kind", "must be %s or %s", policy.KindServer, policy.KindVirtual))
+		return
 	case in.MCP.HTTPMethod == "":
 		in.MCP.HTTPMethod = http.MethodPost
 	}

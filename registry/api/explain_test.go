@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,10 @@ func TestExplain(t *testing.T) {
 	}
 	if r := e.do(t, http.MethodPost, "/api/v1/authz/explain", `{"target":{},"mcp":{}}`, as(bob)); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("no server: %d", r.Status)
+	}
+	// A kind no gateway route carries is the caller's mistake, named as such, not a server error.
+	r = e.do(t, http.MethodPost, "/api/v1/authz/explain", `{"target":{"kind":"agent","server":"finance/ledger"},"mcp":{"method":"tools/call"}}`, as(bob))
+	if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), `"field":"target.kind"`) {
+		t.Fatalf("unknown kind: %d %s", r.Status, r.Body)
 	}
 }
