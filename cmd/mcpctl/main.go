@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -221,5 +222,17 @@ func (c *cli) report(prefix string, err error) {
 		}
 		return
 	}
-	fmt.Fprintln(c.stderr, "error: "+clean(prefix+err.Error()))
+	var ue *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(c.stderr, "error: %sno answer from the registry at %s within --timeout %s\n", clean(prefix), clean(c.server), c.timeout)
+	case errors.As(err, &ue) && !errors.Is(err, context.Canceled):
+		// The request never got an HTTP answer: the registry is down, the address is wrong, or TLS failed. The
+		// cause (connection refused, no such host, a certificate error) is what to act on; the method and the
+		// request URL around it are noise.
+		fmt.Fprintf(c.stderr, "error: %scannot reach the registry at %s: %s\n", clean(prefix), clean(c.server), clean(ue.Err.Error()))
+		fmt.Fprintln(c.stderr, "hint: is mcpgw running there? Pass --server URL or set MCPGW_SERVER")
+	default:
+		fmt.Fprintln(c.stderr, "error: "+clean(prefix+err.Error()))
+	}
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -502,5 +505,39 @@ func TestParseInterspersed(t *testing.T) {
 	}
 	if _, err := parseInterspersed(newFlagSet("t"), []string{"a", "-x"}); err == nil {
 		t.Fatal("an unknown flag after an argument was accepted")
+	}
+}
+
+func TestRegistryUnreachable(t *testing.T) {
+	// Invariant: when no HTTP answer comes back, the error names the registry address and the cause (or the
+	// timeout), not the request mcpctl happened to send, so the user knows to fix --server or start mcpgw.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	silent := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer silent.Close()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"refused", []string{"--server", closed, "servers", "list"},
+			"error: cannot reach the registry at " + closed + ": dial tcp " + strings.TrimPrefix(closed, "http://") +
+				": connect: connection refused\nhint: is mcpgw running there? Pass --server URL or set MCPGW_SERVER\n"},
+		{"timeout", []string{"--server", silent.URL, "--timeout", "200ms", "servers", "get", "a/b"},
+			"error: no answer from the registry at " + silent.URL + " within --timeout 200ms\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if err := run(append([]string{"--token", "x"}, tt.args...), &out, &errb); err == nil {
+				t.Fatal("succeeded")
+			}
+			if errb.String() != tt.want {
+				t.Fatalf("stderr:\n%s\nwant:\n%s", errb.String(), tt.want)
+			}
+		})
 	}
 }
