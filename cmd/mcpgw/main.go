@@ -14,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -178,9 +180,21 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if *ttl <= 0 || *ttl > 30*24*time.Hour {
 		return errors.New("--ttl must be positive and at most 720h")
 	}
+	// A data directory without a key is most often the wrong one (a relative ./data from another directory, a typo):
+	// the key created here signs a token that the running mcpgw rejects with a bare 401. The token is still
+	// printed (a key may be created before the first start), and stderr says what happened.
+	_, statErr := os.Stat(filepath.Join(*dataDir, identity.DevKeyFile))
 	dev, err := identity.LoadOrCreateDevIssuer(*dataDir, identity.DevOptions{})
 	if err != nil {
 		return err
+	}
+	if errors.Is(statErr, iofs.ErrNotExist) {
+		dir := *dataDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		fmt.Fprintf(stderr, "mcpgw token: warning: %s held no development issuer key; a new one was created, and only an "+
+			"mcpgw started with --data-dir %s accepts this token\n", dir, dir)
 	}
 	var opts []identity.IssueOption
 	if s := split(*scopes); len(s) > 0 {

@@ -70,3 +70,23 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenWarnsAboutANewKey(t *testing.T) {
+	// Invariant: stdout carries only the token, so $(mcpgw token ...) captures it; when the data directory held no
+	// key (usually the wrong directory), stderr says a new key was made that the running mcpgw will not trust.
+	dir := t.TempDir()
+	for i, wantWarning := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		if err := run([]string{"token", "--data-dir", dir, "--subject", "alice"}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		if tok := stdout.String(); strings.Count(tok, "\n") != 1 || strings.Count(tok, ".") != 2 {
+			t.Fatalf("run %d: stdout is not one token line: %q", i, tok)
+		}
+		warned := strings.Contains(stderr.String(), "held no development issuer key; a new one was created") &&
+			strings.Contains(stderr.String(), "--data-dir "+dir)
+		if warned != wantWarning || !wantWarning && stderr.Len() > 0 {
+			t.Fatalf("run %d: stderr %q, want a warning: %v", i, stderr.String(), wantWarning)
+		}
+	}
+}
