@@ -1,12 +1,14 @@
 package server
 
 import (
+	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
@@ -19,8 +21,9 @@ import (
 // first configuration at a time; the others wait, before go-control-plane has read their first request, so they
 // hold nothing. A stream leaves the gate once its node has answered (ACK or NACK) the latest response of every
 // type it subscribed to among listeners, routes and clusters (a listener subscription implies the route
-// configuration it names), when the stream ends, or after syncHold at the latest, so a node that never answers
-// cannot keep others waiting for long.
+// configuration it names; an Envoy node, which asks for listeners only after its clusters have warmed, must
+// answer all three), when the stream ends, or after syncHold at the latest, so a node that never answers cannot
+// keep others waiting for long.
 const (
 	concurrentSyncs = 16
 	syncHold        = 5 * time.Second
@@ -78,10 +81,13 @@ type syncStream struct {
 	answered   map[string]bool   // gated types whose latest response the node answered at least once
 }
 
-// gated are the types whose first push the gate paces: the large ones.
-func gated(typ string) bool {
-	return typ == resourcev3.ListenerType || typ == resourcev3.RouteType || typ == resourcev3.ClusterType
-}
+// gatedTypes are the types whose first push the gate paces: the large ones.
+var gatedTypes = [...]string{resourcev3.ClusterType, resourcev3.ListenerType, resourcev3.RouteType}
+
+func gated(typ string) bool { return slices.Contains(gatedTypes[:], typ) }
+
+// envoyUserAgent is the node.user_agent_name every Envoy sends.
+const envoyUserAgent = "envoy"
 
 func (s *syncStream) SendMsg(m any) error {
 	var typ, nonce string
@@ -103,17 +109,28 @@ func (s *syncStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	var typ, nonce string
+	var (
+		typ, nonce string
+		node       *corev3.Node
+	)
 	switch r := m.(type) {
 	case *discoveryv3.DiscoveryRequest:
-		typ, nonce = r.GetTypeUrl(), r.GetResponseNonce()
+		typ, nonce, node = r.GetTypeUrl(), r.GetResponseNonce(), r.GetNode()
 	case *discoveryv3.DeltaDiscoveryRequest:
-		typ, nonce = r.GetTypeUrl(), r.GetResponseNonce()
+		typ, nonce, node = r.GetTypeUrl(), r.GetResponseNonce(), r.GetNode()
 	}
 	if !gated(typ) {
 		return nil
 	}
 	s.mu.Lock()
+	if node.GetUserAgentName() == envoyUserAgent {
+		// Envoy subscribes to listeners only once the clusters it was sent have warmed (its initialization
+		// order: CDS and EDS, then LDS, then RDS), so its early subscriptions do not show that the listener and
+		// the route configuration, the largest response, are still to come. Every fleet has both.
+		for _, t := range gatedTypes {
+			s.subscribed[t] = true
+		}
+	}
 	s.subscribed[typ] = true
 	if nonce != "" && s.pending[typ] == nonce {
 		delete(s.pending, typ)

@@ -12,6 +12,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -28,7 +30,9 @@ func gatedADS(t *testing.T, hold time.Duration) discoveryv3.AggregatedDiscoveryS
 	}
 	cache := cachev3.NewSnapshotCache(false, cachev3.IDHash{}, nil)
 	snap, err := cachev3.NewSnapshot("1", map[string][]types.Resource{
-		resourcev3.ClusterType: {&clusterv3.Cluster{Name: "c"}},
+		resourcev3.ClusterType:  {&clusterv3.Cluster{Name: "c"}},
+		resourcev3.ListenerType: {&listenerv3.Listener{Name: "l"}},
+		resourcev3.RouteType:    {&routev3.RouteConfiguration{Name: "r"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,12 +60,19 @@ func gatedADS(t *testing.T, hold time.Duration) discoveryv3.AggregatedDiscoveryS
 func subscribe(t *testing.T, c discoveryv3.AggregatedDiscoveryServiceClient, id string) (
 	discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient, context.CancelFunc, <-chan *discoveryv3.DeltaDiscoveryResponse) {
 	t.Helper()
+	return subscribeAs(t, c, &corev3.Node{Id: id})
+}
+
+// subscribeAs is subscribe for a given node.
+func subscribeAs(t *testing.T, c discoveryv3.AggregatedDiscoveryServiceClient, n *corev3.Node) (
+	discoveryv3.AggregatedDiscoveryService_DeltaAggregatedResourcesClient, context.CancelFunc, <-chan *discoveryv3.DeltaDiscoveryResponse) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	s, err := c.DeltaAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send(&discoveryv3.DeltaDiscoveryRequest{Node: &corev3.Node{Id: id}, TypeUrl: resourcev3.ClusterType}); err != nil {
+	if err := s.Send(&discoveryv3.DeltaDiscoveryRequest{Node: n, TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
 	out := make(chan *discoveryv3.DeltaDiscoveryResponse, 4)
@@ -111,6 +122,43 @@ func TestSyncGate(t *testing.T) {
 		}
 		if r := receive(t, bResp, 5*time.Second); r == nil {
 			t.Fatal("b was not served after a's ACK")
+		}
+	})
+	t.Run("envoy", func(t *testing.T) {
+		// Envoy subscribes to listeners only once its clusters have warmed, and to the route configuration once it
+		// has the listener: for an Envoy node, answering the clusters is not the end of its first sync.
+		c := gatedADS(t, time.Minute)
+		a, _, aResp := subscribeAs(t, c, &corev3.Node{Id: "a", UserAgentName: "envoy"})
+		answer := func(r *discoveryv3.DeltaDiscoveryResponse, next *discoveryv3.DeltaDiscoveryRequest) {
+			t.Helper()
+			if r == nil {
+				t.Fatal("a: no configuration")
+			}
+			if err := a.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: r.GetTypeUrl(), ResponseNonce: r.GetNonce()}); err != nil {
+				t.Fatal(err)
+			}
+			if next != nil {
+				if err := a.Send(next); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		answer(receive(t, aResp, 5*time.Second), nil)
+		_, _, bResp := subscribe(t, c, "b")
+		if r := receive(t, bResp, quiet); r != nil {
+			t.Fatal("b was served while a, an Envoy, had answered its clusters only")
+		}
+		if err := a.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.ListenerType}); err != nil {
+			t.Fatal(err)
+		}
+		answer(receive(t, aResp, 5*time.Second), &discoveryv3.DeltaDiscoveryRequest{TypeUrl: resourcev3.RouteType,
+			ResourceNamesSubscribe: []string{"r"}})
+		if r := receive(t, bResp, quiet); r != nil {
+			t.Fatal("b was served while a had not answered its route configuration")
+		}
+		answer(receive(t, aResp, 5*time.Second), nil)
+		if r := receive(t, bResp, 5*time.Second); r == nil {
+			t.Fatal("b was not served after a answered clusters, listener and routes")
 		}
 	})
 	t.Run("stream end", func(t *testing.T) {
