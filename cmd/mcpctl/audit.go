@@ -52,8 +52,10 @@ func auditListCmd(fs *flag.FlagSet) runFunc {
 	var kind, from, to string
 	fs.StringVar(&q.Subject, "subject", "", "only records of `SUBJECT` (a token's sub)")
 	fs.StringVar(&q.Client, "client", "", "only records of OAuth client `ID`")
-	fs.StringVar(&q.Server, "server-name", "", "only records about server `NAMESPACE/NAME`")
-	fs.StringVar(&q.Tool, "tool", "", "only records about `TOOL`")
+	// The registry matches server and tool against gateway decisions only: a catalog change to a server is found by
+	// --kind mutation and its name in the TARGET column, not by --server-name.
+	fs.StringVar(&q.Server, "server-name", "", "only gateway decisions on server `NAMESPACE/NAME` (or virtual server NAME)")
+	fs.StringVar(&q.Tool, "tool", "", "only gateway decisions on `TOOL` (tool, prompt or resource name)")
 	fs.StringVar(&kind, "kind", "", "only `KIND` records: decision (gateway calls) or mutation (catalog changes)")
 	fs.StringVar(&q.Decision, "decision", "", "only `allow` or deny records")
 	fs.StringVar(&from, "from", "", "only records at or after `TIME` (RFC 3339)")

@@ -473,6 +473,14 @@ func TestHelpAndVersion(t *testing.T) {
 		!strings.Contains(out.String(), "-f FILE") || !strings.Contains(out.String(), "--token-file FILE") {
 		t.Fatalf("register usage:\n%s", out.String())
 	}
+	// --server-name and --tool match gateway decisions only (the API's server and tool filters); the help must not
+	// promise catalog changes too.
+	out.Reset()
+	if err := run([]string{"audit", "list", "-h"}, &out, &errb); err != nil ||
+		!strings.Contains(out.String(), "only gateway decisions on server NAMESPACE/NAME") ||
+		!strings.Contains(out.String(), "only gateway decisions on TOOL") {
+		t.Fatalf("audit list usage:\n%s", out.String())
+	}
 	out.Reset()
 	if err := run([]string{"version"}, &out, &errb); err != nil || !strings.HasPrefix(out.String(), "mcpctl ") {
 		t.Fatalf("version: %v %q", err, out.String())
