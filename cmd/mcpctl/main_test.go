@@ -153,6 +153,11 @@ func TestServersRegisterListGetDelete(t *testing.T) {
 	if err == nil || out != "" || errOut != "error: Not found (404): no such resource\n" {
 		t.Fatalf("get after delete: err %v, stdout %q, stderr %q", err, out, errOut)
 	}
+	// With several names, the error says which one is missing.
+	out, errOut, err = e.mcpctl("servers", "get", "finance/ledger", "finance/fx")
+	if err == nil || out != "" || errOut != "error: server finance/fx: Not found (404): no such resource\n" {
+		t.Fatalf("get of two, one missing: err %v, stdout %q, stderr %q", err, out, errOut)
+	}
 	if _, errOut, err := e.mcpctl("servers", "list", "-q", "nothing-matches"); err != nil || errOut != "No servers found.\n" {
 		t.Fatalf("empty list: %v %q", err, errOut)
 	}

@@ -160,7 +160,10 @@ func (k kind[T]) getCmd(fs *flag.FlagSet) runFunc {
 			obj, err := col.Get(ctx, name)
 			if err != nil {
 				if len(args) > 1 {
-					return fmt.Errorf("%s %s: %w", k.singular, name, err)
+					// report prints a registry problem as title, status and detail, so the name goes in its
+					// prefix; wrapping err would lose it.
+					c.report(k.singular+" "+name+": ", err)
+					return errReported
 				}
 				return err
 			}
