@@ -16,11 +16,15 @@ import (
 	"github.com/mcpgw/mcpgw/xds/snapshot"
 )
 
-// Fleets is told the fleet of every node that connects, so that the fleet gets snapshots. It reports false when
-// the fleet cannot be served. *snapshot.Builder satisfies it.
+// Fleets is told the fleet of every node that connects, so that the fleet gets snapshots (EnsureFleet reports
+// false when the fleet cannot be served), and of every accepted node that goes, so that a fleet no node names any
+// more stops taking a place. *snapshot.Builder satisfies it.
 type Fleets interface {
 	EnsureFleet(fleet string) bool
+	ReleaseFleet(fleet string)
 }
+
+var _ Fleets = (*snapshot.Builder)(nil)
 
 // callbacks tracks streams: a log line when a node connects (its first request names it) and when its stream
 // closes, the connected-nodes gauge, and NACKs counted per node and logged with the client's error detail.
@@ -89,6 +93,7 @@ func (c *callbacks) closed(id int64) {
 	delete(c.streams, id)
 	c.mu.Unlock()
 	if ok && st.connected {
+		c.fleets.ReleaseFleet(st.fleet)
 		c.m.connected.Dec()
 		c.log.Info("node disconnected", "node", st.node, "fleet", st.fleet, "stream", id)
 	}

@@ -320,6 +320,28 @@ func TestFleetLimitRefusesNode(t *testing.T) {
 	}
 }
 
+func TestFleetOfGoneNodesIsReleased(t *testing.T) {
+	// Invariant: a fleet is served while nodes name it: once the last one has gone, the fleet no longer counts
+	// against the limit (nor is it rebuilt on every change), so fleet names that come and go, such as one per
+	// deployment, are not refused for good once MaxFleets of them have ever connected.
+	h := newHarness(t, harnessOptions{maxFleets: 2}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	blue := h.delta(t, node("envoy-blue", "blue"), false, clusterType)
+	blue.until(func(d *delta) bool { return len(d.names(clusterType)) == 1 })
+	if err := blue.stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	<-blue.done
+	deadline := time.Now().Add(waitFor)
+	for gauge(t, h, "mcpgw_xds_connected_nodes") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the blue node never disconnected")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	green := h.delta(t, node("envoy-green", "green"), false, clusterType)
+	green.until(func(d *delta) bool { return len(d.names(clusterType)) == 1 })
+}
+
 func gauge(t testing.TB, h *harness, name string) float64 {
 	t.Helper()
 	families, err := h.reg.Gather()

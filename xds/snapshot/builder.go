@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,10 +29,11 @@ type Catalog interface {
 
 var _ Catalog = (*view.Catalog)(nil)
 
-// Publisher receives a fleet's snapshot once it is valid and consistent. go-control-plane's SnapshotCache
-// satisfies it, keyed by fleet through FleetHash.
+// Publisher receives a fleet's snapshot once it is valid and consistent, and forgets the snapshot of a fleet no
+// node names any more. go-control-plane's SnapshotCache satisfies it, keyed by fleet through FleetHash.
 type Publisher interface {
 	SetSnapshot(ctx context.Context, fleet string, snapshot cachev3.ResourceSnapshot) error
+	ClearSnapshot(fleet string)
 }
 
 // Config tunes rebuilding.
@@ -99,7 +101,7 @@ type Builder struct {
 	changed chan struct{} // capacity 1: a pending signal stands for any number of changes
 
 	fleetMu sync.Mutex
-	fleets  map[string]bool // fleets to build; true once built at least once
+	fleets  map[string]*fleetSlot // fleets to build
 
 	ready     chan struct{} // closed once the default fleet has a snapshot
 	readyOnce sync.Once
@@ -140,7 +142,7 @@ func New(cat Catalog, pub Publisher, tr *translate.Translator, cfg Config, log *
 		cat: cat, pub: pub, tr: tr, cfg: cfg, log: log.With("component", "xds-snapshot"), m: m,
 		changed:   make(chan struct{}, 1),
 		ready:     make(chan struct{}),
-		fleets:    map[string]bool{ir.DefaultFleet: false},
+		fleets:    map[string]*fleetSlot{ir.DefaultFleet: {}},
 		lastView:  -1,
 		servers:   map[string]*entry{},
 		virtuals:  map[string]*entry{},
@@ -169,8 +171,15 @@ func (b *Builder) signal() {
 	}
 }
 
-// EnsureFleet makes sure the fleet gets snapshots, scheduling a build when it is new. It reports false when the
-// fleet cannot be served: its name is invalid or MaxFleets fleets exist already.
+// fleetSlot is a fleet the builder builds: the default fleet always, any other while nodes name it.
+type fleetSlot struct {
+	nodes int  // nodes (streams) that named the fleet and have not gone
+	built bool // published at least once
+}
+
+// EnsureFleet makes sure the fleet gets snapshots for one more node, scheduling a build when the fleet is new. It
+// reports false when the fleet cannot be served: its name is invalid or MaxFleets fleets exist already. Every
+// call that reports true must be matched by a ReleaseFleet once the node is gone.
 func (b *Builder) EnsureFleet(fleet string) bool {
 	if err := ir.CheckFleet(fleet); err != nil {
 		b.m.fleetRejected.Inc()
@@ -178,17 +187,35 @@ func (b *Builder) EnsureFleet(fleet string) bool {
 	}
 	b.fleetMu.Lock()
 	defer b.fleetMu.Unlock()
-	if _, ok := b.fleets[fleet]; ok {
+	if slot, ok := b.fleets[fleet]; ok {
+		slot.nodes++
 		return true
 	}
 	if len(b.fleets) >= b.cfg.MaxFleets {
 		b.m.fleetRejected.Inc()
 		return false
 	}
-	b.fleets[fleet] = false
+	b.fleets[fleet] = &fleetSlot{nodes: 1}
 	b.m.fleets.Set(float64(len(b.fleets)))
 	b.signal()
 	return true
+}
+
+// ReleaseFleet says that a node of the fleet has gone. When it was the last, the fleet stops counting against
+// MaxFleets and being built, and the next build drops its snapshot. The default fleet is always built.
+func (b *Builder) ReleaseFleet(fleet string) {
+	b.fleetMu.Lock()
+	defer b.fleetMu.Unlock()
+	slot, ok := b.fleets[fleet]
+	if !ok || fleet == ir.DefaultFleet {
+		return
+	}
+	if slot.nodes--; slot.nodes > 0 {
+		return
+	}
+	delete(b.fleets, fleet)
+	b.m.fleets.Set(float64(len(b.fleets)))
+	b.signal()
 }
 
 // Run builds at once, then after every burst of catalog changes (see Debounce) until ctx is done. A failed
@@ -211,6 +238,7 @@ func (b *Builder) Build(ctx context.Context) error {
 	start := time.Now()
 	view := b.cat.Version()
 	fleets := b.fleetsToBuild()
+	b.dropGoneFleets(fleets.all)
 	if view == b.lastView && len(fleets.fresh) == 0 {
 		b.m.builds.WithLabelValues(ResultUnchanged).Inc()
 		return nil
@@ -261,9 +289,9 @@ func (b *Builder) fleetsToBuild() fleetList {
 	b.fleetMu.Lock()
 	defer b.fleetMu.Unlock()
 	var l fleetList
-	for f, built := range b.fleets {
+	for f, slot := range b.fleets {
 		l.all = append(l.all, f)
-		if !built {
+		if !slot.built {
 			l.fresh = append(l.fresh, f)
 		}
 	}
@@ -272,8 +300,30 @@ func (b *Builder) fleetsToBuild() fleetList {
 
 func (b *Builder) markBuilt(fleet string) {
 	b.fleetMu.Lock()
-	b.fleets[fleet] = true
+	if slot, ok := b.fleets[fleet]; ok {
+		slot.built = true
+	}
 	b.fleetMu.Unlock()
+}
+
+// dropGoneFleets forgets the published snapshots of fleets that are not to be built any more. A node naming the
+// fleet again may have arrived since the list was taken: the check and the clearing happen under fleetMu, which
+// EnsureFleet holds too, so a returning node never has its fleet's snapshot (and its watch) cleared under it.
+// Called with b.mu held.
+func (b *Builder) dropGoneFleets(building []string) {
+	for fleet := range b.published {
+		if slices.Contains(building, fleet) {
+			continue
+		}
+		b.fleetMu.Lock()
+		if _, back := b.fleets[fleet]; !back {
+			b.pub.ClearSnapshot(fleet)
+			delete(b.published, fleet)
+			b.m.dropFleet(fleet)
+			b.log.Info("fleet released: no node names it", "fleet", fleet)
+		}
+		b.fleetMu.Unlock()
+	}
 }
 
 // Ready is closed once the default fleet has a snapshot: from then on a node of any fleet is served as soon as its

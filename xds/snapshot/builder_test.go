@@ -178,6 +178,47 @@ func TestFleets(t *testing.T) {
 	}
 }
 
+func TestReleasedFleetIsDropped(t *testing.T) {
+	// Invariant: a fleet is built while at least one node names it (EnsureFleet and ReleaseFleet count nodes);
+	// after the last release the next build clears its snapshot from the cache and its series from the metrics,
+	// and its place under MaxFleets is free again. The default fleet is always built.
+	f := newFixture(t, nil, server("acme/all", 1, "https://all.example.com/"))
+	for _, fl := range []string{"blue", "blue", "green"} {
+		if !f.builder.EnsureFleet(fl) {
+			t.Fatalf("fleet %s refused", fl)
+		}
+	}
+	if err := f.builder.Build(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.builder.ReleaseFleet("blue")
+	f.builder.ReleaseFleet("default")
+	if err := f.builder.Build(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.GetSnapshot("blue"); err != nil {
+		t.Fatal("blue was dropped while one of its two nodes remained")
+	}
+	f.builder.ReleaseFleet("blue")
+	if err := f.builder.Build(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.GetSnapshot("blue"); err == nil || f.builder.Snapshot("blue") != nil {
+		t.Error("blue still has a snapshot after its last node went")
+	}
+	if got := f.metric(t, "mcpgw_xds_resources", map[string]string{"fleet": "blue"}); got != 0 {
+		t.Errorf("blue still has resource series (%v)", got)
+	}
+	for _, fl := range []string{"default", "green"} {
+		if _, err := f.cache.GetSnapshot(fl); err != nil {
+			t.Errorf("fleet %s lost its snapshot", fl)
+		}
+	}
+	if !f.builder.EnsureFleet("red") {
+		t.Error("a new fleet was refused after blue freed its place (MaxFleets is 3)")
+	}
+}
+
 // failingPublisher refuses snapshots while fail is set, and forwards them to the cache otherwise.
 type failingPublisher struct {
 	cache cachev3.SnapshotCache
@@ -190,6 +231,8 @@ func (p *failingPublisher) SetSnapshot(ctx context.Context, fleet string, s cach
 	}
 	return p.cache.SetSnapshot(ctx, fleet, s)
 }
+
+func (p *failingPublisher) ClearSnapshot(fleet string) { p.cache.ClearSnapshot(fleet) }
 
 func TestLastGoodSnapshotStays(t *testing.T) {
 	// Invariant: when a fleet's snapshot cannot be published, the fleet keeps its last good snapshot, Build

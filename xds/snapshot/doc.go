@@ -14,5 +14,6 @@
 // fleet, logged once per revision and counted in mcpgw_xds_servers_skipped; it never blocks the others.
 //
 // Fleets: a node's fleet is its node.cluster (FleetOf). Snapshots are built for the default fleet and for every
-// fleet a node has named (EnsureFleet), up to Config.MaxFleets.
+// fleet a connected node names (EnsureFleet), up to Config.MaxFleets; when the last node of a fleet has gone
+// (ReleaseFleet), the next build clears the fleet's snapshot and its place is free again.
 package snapshot

@@ -74,3 +74,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	return m, nil
 }
+
+// dropFleet removes the per-fleet series of a released fleet.
+func (m *Metrics) dropFleet(fleet string) {
+	m.resources.DeletePartialMatch(prometheus.Labels{"fleet": fleet})
+}
