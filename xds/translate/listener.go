@@ -61,6 +61,10 @@ func listener(o Options) (*listenerv3.Listener, error) {
 	l := &listenerv3.Listener{
 		Name:    ListenerName,
 		Address: addr,
+		// A stream's request buffer is limited to the connection's buffer limit, and ext_authz (with partial
+		// bodies allowed) and the MCP filter buffer up to AuthzMaxRequestBytes against that limit: above Envoy's
+		// default, a body between the two would get Envoy's bare 413 before authz saw it.
+		PerConnectionBufferLimitBytes: bufferLimit(o.AuthzMaxRequestBytes),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       filterHCM,
@@ -72,6 +76,17 @@ func listener(o Options) (*listenerv3.Listener, error) {
 		return nil, fmt.Errorf("translate listener: %w", e.err)
 	}
 	return l, nil
+}
+
+// envoyDefaultBufferLimit is Envoy's default per_connection_buffer_limit_bytes.
+const envoyDefaultBufferLimit = 1 << 20
+
+// bufferLimit is the listener's per-connection buffer limit: Envoy's default unless the body authz reads is larger.
+func bufferLimit(bodyBytes uint32) *wrapperspb.UInt32Value {
+	if bodyBytes <= envoyDefaultBufferLimit {
+		return nil
+	}
+	return wrapperspb.UInt32(bodyBytes)
 }
 
 // httpFilters is the HCM filter chain, in order: the MCP filter (optional), ext_authz, stateful sessions, router.

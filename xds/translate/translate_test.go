@@ -336,3 +336,22 @@ func TestListenerDualStack(t *testing.T) {
 		}
 	}
 }
+
+func TestListenerBuffersTheAuthzBody(t *testing.T) {
+	// Invariant: a request body up to AuthzMaxRequestBytes fits the stream's buffer, whose limit is the
+	// connection's (Envoy's default 1 MiB unless the listener sets per_connection_buffer_limit_bytes): ext_authz
+	// with partial bodies allowed buffers up to its max against it, and a body beyond the limit is answered with
+	// Envoy's bare 413 before authz sees it.
+	for _, n := range []uint32{64 << 10, 1 << 20, 4 << 20, translate.MaxMCPFilterBodyBytes} {
+		o := translate.DefaultOptions()
+		o.AuthzMaxRequestBytes = n
+		o.MCPFilter = true
+		limit := uint32(1 << 20)
+		if l := newTranslator(t, o).Listener().GetPerConnectionBufferLimitBytes(); l != nil {
+			limit = l.GetValue()
+		}
+		if limit < n {
+			t.Errorf("authz reads %d body bytes but a stream buffers at most %d", n, limit)
+		}
+	}
+}
