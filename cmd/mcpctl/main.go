@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +68,8 @@ type cli struct {
 	tokenFile string
 	output    string
 	timeout   time.Duration
+	// sent is the token the client was built with, to explain a 401.
+	sent string
 }
 
 // errReported marks an error that has already been printed.
@@ -168,6 +172,7 @@ func (c *cli) client() (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--server: %w", err)
 	}
+	c.sent = token
 	return cl, nil
 }
 
@@ -191,6 +196,25 @@ func readTokenFile(path string) (string, error) {
 	return t, nil
 }
 
+// tokenExpiry reads the exp claim of a JWT without verifying it: only to explain why the registry refused it.
+func tokenExpiry(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp *float64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == nil {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(*claims.Exp), 0), true
+}
+
 func firstWord(s string) string {
 	w, _, _ := strings.Cut(s, " ")
 	return w
@@ -211,6 +235,11 @@ func (c *cli) report(prefix string, err error) {
 		}
 		if errors.Is(err, client.ErrUnauthorized) && c.token == "" && c.tokenFile == "" && c.getenv("MCPGW_TOKEN") == "" {
 			fmt.Fprintln(c.stderr, "hint: pass --token or --token-file, or set MCPGW_TOKEN")
+		} else if exp, ok := tokenExpiry(c.sent); ok && errors.Is(err, client.ErrUnauthorized) && time.Now().After(exp) {
+			// The registry says only "not valid" (it does not tell a caller why); an expired token is the usual
+			// reason, and the token itself says when it expired.
+			fmt.Fprintf(c.stderr, "hint: the token expired at %s; get a new one (mcpgw token prints one for the development issuer)\n",
+				exp.UTC().Format(time.RFC3339))
 		}
 		return
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -417,6 +419,25 @@ func TestTokenSources(t *testing.T) {
 	want := "error: Unauthorized (401): a bearer token is required\nhint: pass --token or --token-file, or set MCPGW_TOKEN\n"
 	if err == nil || stderr.String() != want {
 		t.Fatalf("no token: %v\n%s", err, stderr.String())
+	}
+
+	// A refused token that says it has expired gets a hint saying when; one that has not, none.
+	jwt := func(exp int64) string {
+		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"sub":"alice","exp":%d}`, exp)) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		token, want string
+	}{
+		{jwt(1000), "error: Unauthorized (401): the bearer token is not valid\nhint: the token expired at 1970-01-01T00:16:40Z; " +
+			"get a new one (mcpgw token prints one for the development issuer)\n"},
+		{jwt(time.Now().Add(time.Hour).Unix()), "error: Unauthorized (401): the bearer token is not valid\n"},
+		{"not-a-jwt", "error: Unauthorized (401): the bearer token is not valid\n"},
+	} {
+		stderr.Reset()
+		err := c.run(t.Context(), []string{"--server", e.reg.URL, "--token", tc.token, "servers", "list"})
+		if err == nil || stderr.String() != tc.want {
+			t.Fatalf("token %s: %v\n%s", tc.token, err, stderr.String())
+		}
 	}
 }
 
