@@ -103,3 +103,48 @@ func TestBootstrapALSExample(t *testing.T) {
 		t.Fatalf("ALS example: %v (%s)", err, c.GetName())
 	}
 }
+
+func TestReadmeRunsTheBootstrap(t *testing.T) {
+	// Invariant: the README's `docker run` line starts Envoy on the mounted bootstrap. Arguments given to the
+	// official image replace its default command (`envoy -c /etc/envoy/envoy.yaml`): the entrypoint prefixes
+	// `envoy` to arguments starting with '-', but the config path is gone unless the line names it again.
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd []string
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch {
+		case strings.HasPrefix(line, "docker run "):
+			in = true
+		case in && line == "```":
+			in = false
+		}
+		if in {
+			cmd = append(cmd, strings.TrimSuffix(strings.TrimSpace(line), "\\"))
+		}
+	}
+	if len(cmd) == 0 {
+		t.Fatal("no docker run command in README.md")
+	}
+	fields := strings.Fields(strings.Join(cmd, " "))
+	mount, image := "", -1
+	for i, f := range fields {
+		if f == "-v" && i+1 < len(fields) {
+			if parts := strings.Split(strings.Trim(fields[i+1], `"`), ":"); len(parts) >= 2 {
+				mount = parts[1]
+			}
+		}
+		if strings.HasPrefix(f, "envoyproxy/envoy:") {
+			image = i
+		}
+	}
+	if image < 0 || mount == "" {
+		t.Fatalf("docker run without the Envoy image or the bootstrap mount: %v", fields)
+	}
+	args := fields[image+1:]
+	if i := slices.Index(args, "-c"); i < 0 || i+1 >= len(args) || args[i+1] != mount {
+		t.Errorf("docker run passes %v to Envoy, which does not name the mounted bootstrap %s with -c", args, mount)
+	}
+}
