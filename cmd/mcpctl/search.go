@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -102,35 +103,53 @@ func searchEvalCmd(fs *flag.FlagSet) runFunc {
 			return errors.New("--min-ndcg must be between 0 and 1")
 		}
 		ds, err := eval.Load(*dataset)
-		if err != nil {
-			return err
-		}
-		rep, err := evaluate(ctx, ds, c.stderr)
-		if err != nil {
-			return err
+		if err == nil {
+			var rep *eval.Report
+			if rep, err = evaluate(ctx, ds, c.stderr); err == nil {
+				return c.printEval(rep, *verbose, *minNDCG)
+			}
 		}
 		switch {
-		case c.output != outTable:
-			if !*verbose {
-				for i := range rep.PerQuery {
-					rep.PerQuery[i].Hits = nil
-				}
+		case errors.Is(err, iofs.ErrNotExist) && *dataset == defaultDataset:
+			c.report("", err)
+			fmt.Fprintln(c.stderr, "hint: the default dataset is relative to the repository root: run mcpctl there, or pass --dataset DIR")
+			return errReported
+		case errors.Is(err, eval.ErrDataset):
+			// The message names every broken query or corpus object, one per line; report would show only the
+			// first object's field errors, without saying which object they belong to.
+			for line := range strings.SplitSeq(err.Error(), "\n") {
+				fmt.Fprintln(c.stderr, "error: "+clean(line))
 			}
-			err = c.printValue(rep)
-		default:
-			err = rep.WriteTable(c.stdout)
-			if err == nil && *verbose {
-				err = writeQueryScores(c.stdout, rep)
-			}
+			return errReported
 		}
-		if err != nil {
-			return err
-		}
-		if *minNDCG > 0 && rep.Overall.NDCG < *minNDCG {
-			return fmt.Errorf("overall NDCG@10 %.3f is below --min-ndcg %.3f", rep.Overall.NDCG, *minNDCG)
-		}
-		return nil
+		return err
 	}
+}
+
+// printEval prints the report and fails when the overall NDCG@10 is below minNDCG.
+func (c *cli) printEval(rep *eval.Report, verbose bool, minNDCG float64) error {
+	var err error
+	switch {
+	case c.output != outTable:
+		if !verbose {
+			for i := range rep.PerQuery {
+				rep.PerQuery[i].Hits = nil
+			}
+		}
+		err = c.printValue(rep)
+	default:
+		err = rep.WriteTable(c.stdout)
+		if err == nil && verbose {
+			err = writeQueryScores(c.stdout, rep)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if minNDCG > 0 && rep.Overall.NDCG < minNDCG {
+		return fmt.Errorf("overall NDCG@10 %.3f is below --min-ndcg %.3f", rep.Overall.NDCG, minNDCG)
+	}
+	return nil
 }
 
 func writeQueryScores(w io.Writer, rep *eval.Report) error {

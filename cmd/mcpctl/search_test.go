@@ -107,6 +107,17 @@ func TestSearchEvalFails(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "queries.json"), []byte(`[]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	invalid := t.TempDir()
+	if err := os.WriteFile(filepath.Join(invalid, "corpus.json"), []byte(`{"servers": [
+		{"name": "acme/good", "description": "fine", "tools": [{"name": "t"}]},
+		{"name": "acme/bad", "description": "x", "tags": ["`+strings.Repeat("t", 65)+`"]},
+		{"name": "acme/worse", "description": "x", "tools": [{"name": "no spaces!"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(invalid, "queries.json"), []byte(`[{"id": "q1", "query": "fine", "category": "c",
+		"expected": [{"type": "server", "name": "acme/good", "grade": 3}]}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -114,6 +125,11 @@ func TestSearchEvalFails(t *testing.T) {
 		{[]string{"search", "eval", "--dataset", devSet, "--min-ndcg", "0.999"}, "is below --min-ndcg"},
 		{[]string{"search", "eval", "--dataset", filepath.Join(t.TempDir(), "none")}, "read dataset"},
 		{[]string{"search", "eval", "--dataset", bad}, "invalid dataset"},
+		// Every broken corpus object is named with its field errors, not only the first object's fields.
+		{[]string{"search", "eval", "--dataset", invalid}, "error: invalid dataset: servers acme/bad: invalid: tags[0]: must be at most 64 characters\n" +
+			"error: servers acme/worse: invalid: versions[0].tools[0].name: may contain only letters"},
+		// The test runs in cmd/mcpctl, where the default dataset (relative to the repository root) is not.
+		{[]string{"search", "eval"}, "hint: the default dataset is relative to the repository root: run mcpctl there, or pass --dataset DIR"},
 		{[]string{"search", "eval", "extra"}, "takes no arguments"},
 		{[]string{"search", "eval", "--min-ndcg", "2"}, "between 0 and 1"},
 	} {
