@@ -21,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/mcpgw/mcpgw/cmd/internal/version"
 	"github.com/mcpgw/mcpgw/registry/catalog"
@@ -155,7 +156,7 @@ func isGlobal(name string) bool {
 
 // client builds the registry client from the global flags.
 func (c *cli) client() (*client.Client, error) {
-	token := c.token
+	token, source := c.token, "--token"
 	switch {
 	case c.tokenFile != "" && c.tokenSet:
 		return nil, errors.New("use --token or --token-file, not both")
@@ -164,9 +165,14 @@ func (c *cli) client() (*client.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		token = t
+		token, source = t, "--token-file "+c.tokenFile
 	case !c.tokenSet:
-		token = strings.TrimSpace(c.getenv("MCPGW_TOKEN"))
+		token, source = strings.TrimSpace(c.getenv("MCPGW_TOKEN")), "MCPGW_TOKEN"
+	}
+	// Checked here rather than left to client.New, whose error cannot say where the token came from. A pasted
+	// "Authorization: Bearer ..." value is the usual culprit.
+	if strings.ContainsFunc(token, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, fmt.Errorf("%s: the token must not contain spaces or control characters; give the token alone, without \"Bearer \"", source)
 	}
 	cl, err := client.New(c.server, client.WithToken(token), client.WithUserAgent("mcpctl/"+firstWord(version.String())))
 	if err != nil {

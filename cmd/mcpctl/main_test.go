@@ -421,6 +421,16 @@ func TestTokenSources(t *testing.T) {
 		t.Fatalf("no token: %v\n%s", err, stderr.String())
 	}
 
+	stderr.Reset()
+	c = &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+		return map[string]string{"MCPGW_TOKEN": "Bearer " + e.token}[k]
+	}}
+	if err := c.run(t.Context(), []string{"--server", e.reg.URL, "servers", "list"}); err == nil ||
+		!strings.HasPrefix(stderr.String(), "error: MCPGW_TOKEN: the token must not contain spaces") {
+		t.Fatalf("MCPGW_TOKEN with Bearer: %v\n%s", err, stderr.String())
+	}
+	c = &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+
 	// A refused token that says it has expired gets a hint saying when; one that has not, none.
 	jwt := func(exp int64) string {
 		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"sub":"alice","exp":%d}`, exp)) + ".c2ln"
@@ -443,6 +453,7 @@ func TestTokenSources(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	empty := writeFile(t, "empty-token", "\n")
+	bearer := writeFile(t, "bearer-token", "Bearer abc\n")
 	// Invariant: a command line mcpctl cannot run fails before any request (the server address is unroutable)
 	// with one error line that says what is wrong.
 	tests := []struct {
@@ -465,6 +476,10 @@ func TestUsageErrors(t *testing.T) {
 		{"rev with several names", []string{"servers", "delete", "a/b", "c/d", "--rev", "3"}, "error: --rev applies to one object; name only one"},
 		{"token and token file", []string{"servers", "list", "--token", "x", "--token-file", empty}, "error: use --token or --token-file, not both"},
 		{"empty token file", []string{"servers", "list", "--token-file", empty}, "error: read token file: " + empty + " is empty"},
+		{"token with a Bearer prefix", []string{"servers", "list", "--token", "Bearer abc"},
+			`error: --token: the token must not contain spaces or control characters; give the token alone, without "Bearer "`},
+		{"token file with a Bearer prefix", []string{"servers", "list", "--token-file", bearer},
+			"error: --token-file " + bearer + `: the token must not contain spaces or control characters`},
 		{"bad server URL", []string{"--server", "localhost:8080", "servers", "list"}, "error: --server: new client: base URL"},
 		{"bad audit time", []string{"audit", "list", "--from", "yesterday"}, `error: --from "yesterday" is not an RFC 3339 time`},
 		{"version with an argument", []string{"version", "x"}, "error: version takes no arguments"},
