@@ -45,6 +45,13 @@ func (s *Server) listAudit(c *gin.Context) {
 		writeProblem(c, probInvalidQuery.with("kind must be decision or mutation"))
 		return
 	}
+	// An unknown format is refused rather than answered with a JSON page the caller did not ask for.
+	switch c.Query("format") {
+	case "", "ndjson":
+	default:
+		writeProblem(c, probInvalidQuery.with("format must be ndjson (or left out for a page of JSON)"))
+		return
+	}
 	switch c.Query("decision") {
 	case "":
 	case "allow", "deny":

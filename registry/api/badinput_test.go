@@ -226,6 +226,7 @@ func TestBadInput(t *testing.T) {
 		{"invalid namespace filter", "GET", servers + "?namespace=NS", nil, nil, 400, "invalid-query", ""},
 		{"audit kind", "GET", "/api/v1/audit?kind=login", nil, nil, 400, "invalid-query", ""},
 		{"audit time", "GET", "/api/v1/audit?from=yesterday", nil, nil, 400, "invalid-query", ""},
+		{"audit format", "GET", "/api/v1/audit?format=csv", nil, nil, 400, "invalid-query", ""},
 		{"audit query not URL-encoded", "GET", "/api/v1/audit?subject=%zz", nil, nil, 400, "invalid-query", ""},
 		{"audit cursor", "GET", "/api/v1/audit?cursor=" + page.NextCursor, nil, nil, 400, "invalid-query", ""},
 
