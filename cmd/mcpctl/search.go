@@ -57,8 +57,10 @@ func searchTable() table[search.Result] {
 }
 
 func searchQueryCmd(fs *flag.FlagSet) runFunc {
-	types := fs.String("types", "", "comma-separated `TYPES` to search: server, agent, skill, entity (default all)")
-	status := fs.String("status", "", "comma-separated `STATUSES` to include (default enabled)")
+	// Lists as authz explain takes them: "server, agent" and a trailing comma mean what they say.
+	var types, status stringList
+	fs.Var(&types, "types", "comma-separated `TYPES` to search: server, agent, skill, entity (default all)")
+	fs.Var(&status, "status", "comma-separated `STATUSES` to include (default enabled)")
 	limit := fs.Int("limit", 10, "number of results, 1 to 100")
 	return func(ctx context.Context, c *cli, args []string) error {
 		q := strings.TrimSpace(strings.Join(args, " "))
@@ -71,11 +73,11 @@ func searchQueryCmd(fs *flag.FlagSet) runFunc {
 		}
 		var res searchResults
 		body := map[string]any{"q": q, "limit": *limit}
-		if *types != "" {
-			body["types"] = strings.Split(*types, ",")
+		if len(types) > 0 {
+			body["types"] = []string(types)
 		}
-		if *status != "" {
-			body["status"] = strings.Split(*status, ",")
+		if len(status) > 0 {
+			body["status"] = []string(status)
 		}
 		// POST: queries of any length, and the body's field errors name what to fix.
 		if _, err := cl.Do(ctx, http.MethodPost, "/api/v1/search", body, &res); err != nil {

@@ -175,6 +175,15 @@ func TestSearchQuery(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 0 || res.Mode == "" {
 		t.Fatalf("json output %q: %v", out, err)
 	}
+	// Comma-separated lists may have spaces after the commas, and a trailing comma, as users type them.
+	out, errOut, err = runArgs(t, append(global, "search", "query", "-o", "json", "--types", "agent, server,",
+		"--status", "enabled, disabled", "hermes")...)
+	if err != nil {
+		t.Fatalf("search query --types 'agent, server,': %v\n%s", err, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Results) != 1 || res.Results[0].Name != "platform/hermes" {
+		t.Fatalf("json output %q: %v", out, err)
+	}
 	if _, errOut, err = runArgs(t, append(global, "search", "query", "--types", "robot", "x")...); err == nil ||
 		!strings.Contains(errOut, "types") {
 		t.Fatalf("bad type: err %v, stderr %q", err, errOut)
