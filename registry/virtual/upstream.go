@@ -79,6 +79,9 @@ type conn struct {
 	cs    *mcp.ClientSession
 	err   error
 	last  atomic.Int64 // unix nanoseconds of the last use
+	// busy counts the calls using the session; closeIdle leaves a busy session alone. It is raised under pool.mu,
+	// so closeIdle (which takes idle sessions out of the pool under the same lock) never closes one just handed out.
+	busy atomic.Int32
 }
 
 func newPool(name, version string, secrets SecretResolver, base http.RoundTripper, connectTO time.Duration, log *slog.Logger) *pool {
@@ -132,7 +135,8 @@ func (p *pool) call(ctx context.Context, t target, tool string, args json.RawMes
 			return nil, fail("is unreachable")
 		}
 		res, err := c.cs.CallTool(callCtx, params)
-		c.last.Store(time.Now().UnixNano()) // a long call keeps its session from looking idle
+		c.last.Store(time.Now().UnixNano())
+		c.busy.Add(-1)
 		if err == nil {
 			return res, nil
 		}
@@ -176,31 +180,44 @@ func (p *pool) checkAuth(ctx context.Context, a *catalog.EgressAuth) error {
 	return nil
 }
 
-// session returns the live session of t's upstream, connecting once for all concurrent callers. A failed attempt
-// is forgotten, so the next call tries again.
+// session returns the live session of t's upstream, connecting once for all concurrent callers, and marks it
+// busy: the caller must release it (busy.Add(-1)) when its call is over. A failed attempt is forgotten, so the next
+// call tries again; a session closeIdle or the upstream ended between the handshake and this call is replaced.
 func (p *pool) session(ctx context.Context, t target) (*conn, error) {
 	key := t.key()
-	p.mu.Lock()
-	c := p.conns[key]
-	if c == nil {
-		c = &conn{key: key, ready: make(chan struct{})}
-		p.conns[key] = c
-		// The attempt outlives the first caller's request (others may wait on it) and carries none of its values:
-		// no identity headers (the session is shared), and not the protocol revision of the incoming request.
-		go p.connect(valueless{context.WithoutCancel(ctx)}, c, t)
+	for attempt := 0; ; attempt++ {
+		p.mu.Lock()
+		c := p.conns[key]
+		if c == nil {
+			c = &conn{key: key, ready: make(chan struct{})}
+			p.conns[key] = c
+			// The attempt outlives the first caller's request (others may wait on it) and carries none of its
+			// values: no identity headers (the session is shared), and not the protocol revision of the incoming
+			// request.
+			go p.connect(valueless{context.WithoutCancel(ctx)}, c, t)
+		}
+		p.mu.Unlock()
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if c.err != nil {
+			p.drop(c)
+			return nil, c.err
+		}
+		p.mu.Lock()
+		if p.conns[key] == c {
+			c.busy.Add(1)
+			c.last.Store(time.Now().UnixNano())
+			p.mu.Unlock()
+			return c, nil
+		}
+		p.mu.Unlock()
+		if attempt == 1 {
+			return nil, errors.New("the upstream session ended as soon as it was opened")
+		}
 	}
-	p.mu.Unlock()
-	select {
-	case <-c.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if c.err != nil {
-		p.drop(c)
-		return nil, c.err
-	}
-	c.last.Store(time.Now().UnixNano())
-	return c, nil
 }
 
 func (p *pool) connect(ctx context.Context, c *conn, t target) {
@@ -242,18 +259,20 @@ func (p *pool) forget(c *conn) {
 	p.mu.Unlock()
 }
 
-// closeIdle closes the sessions last used before cutoff (and all of them for the zero time) and returns how many.
+// closeIdle closes the sessions no call is using that were last used before cutoff (and all of them for the zero
+// time, at shutdown) and returns how many. A long call keeps its session open, whatever UpstreamIdle says.
 func (p *pool) closeIdle(cutoff time.Time) int {
 	p.mu.Lock()
 	var idle []*conn
-	for _, c := range p.conns {
+	for key, c := range p.conns {
 		select {
 		case <-c.ready:
 		default:
 			continue // still connecting
 		}
-		if cutoff.IsZero() || c.last.Load() < cutoff.UnixNano() {
+		if cutoff.IsZero() || c.busy.Load() == 0 && c.last.Load() < cutoff.UnixNano() {
 			idle = append(idle, c)
+			delete(p.conns, key) // under the lock: session hands out no session taken here
 		}
 	}
 	p.mu.Unlock()

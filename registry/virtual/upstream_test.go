@@ -132,6 +132,56 @@ func TestPoolClosesIdleSessions(t *testing.T) {
 	p.closeIdle(time.Time{})
 }
 
+func TestPoolKeepsSessionsInUse(t *testing.T) {
+	// Invariant: closeIdle never closes a session a call is using, however long the call has run; once the call is
+	// over the session is idle like any other.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s := mcp.NewServer(&mcp.Implementation{Name: "slow", Version: "1.0.0"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "wait"}, func(ctx context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, echoOut, error) {
+		close(entered)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, echoOut(in), nil
+	})
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(hs.Close)
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	p := testPool(nil)
+	defer p.closeIdle(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		res, err := p.call(t.Context(), target1(hs.URL, nil), "wait", []byte(`{"text":"x"}`), nil, nil)
+		if err == nil && res.IsError {
+			err = errors.New("isError")
+		}
+		done <- err
+	}()
+	<-entered
+	// The session's last use is older than this cutoff: only the call in flight keeps it open. (Closing it would
+	// also block closeIdle until the call ends, hence the guard.)
+	closed := make(chan int, 1)
+	go func() { closed <- p.closeIdle(time.Now().Add(time.Hour)) }()
+	select {
+	case n := <-closed:
+		if n != 0 {
+			t.Errorf("closed %d sessions while a call was using them", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("closeIdle is stuck closing the session a call is using")
+	}
+	unblock()
+	if err := <-done; err != nil {
+		t.Fatalf("the call whose session was idle-closed: %v", err)
+	}
+	if n := p.closeIdle(time.Now().Add(time.Hour)); n != 1 || p.len() != 0 {
+		t.Errorf("after the call: closed %d, %d left", n, p.len())
+	}
+}
+
 func TestPoolRefusesWhatItCannotDo(t *testing.T) {
 	// Invariant: an upstream the pool cannot call as configured fails with an UpstreamError that says why, before
 	// any request leaves: forward_authorization, an unsupported egress type, an unresolvable secret, no resolver.
