@@ -39,6 +39,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "no command", args: nil, code: 2, noStdout: true, errMessage: "a command is required"},
 		{name: "bad value", args: []string{"serve", "--data-dir", dir, "--log-level", "loud"}, code: 1, noStdout: true,
 			noStderr: true, errMessage: `--log-level "loud" must be debug, info, warn or error`},
+		{name: "missing policy directory", args: []string{"serve", "--data-dir", dir, "--policy-dir", dir + "/nope"}, code: 1,
+			noStdout: true, noStderr: true, errMessage: `--policy-dir "` + dir + `/nope" is not a readable directory`},
 		{name: "token without subject", args: []string{"token", "--data-dir", dir}, code: 1, noStdout: true,
 			noStderr: true, errMessage: "--subject (or --client) is required"},
 	} {

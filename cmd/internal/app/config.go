@@ -123,6 +123,12 @@ func (c *Config) Validate(parts Parts) error {
 	if parts.Authz {
 		check("authz-addr", c.AuthzAddr)
 	}
+	if c.PolicyDir != "" {
+		// Checked here so that a typo fails before the store is opened, with the flag's name.
+		if fi, err := os.Stat(c.PolicyDir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--policy-dir %q is not a readable directory", c.PolicyDir))
+		}
+	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--public-url %q must be an absolute http(s) URL", c.PublicURL))
