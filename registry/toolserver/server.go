@@ -133,9 +133,11 @@ func (s *Server) caller(ctx context.Context, req *mcp.CallToolRequest) (search.V
 	return v, nil
 }
 
-// endpointOf returns the gateway URL of a server with a remote version, or "".
+// endpointOf returns the gateway URL of a server the gateway routes to (enabled or deprecated, with a remote
+// version), or "": a disabled or security-pending server has no route, and naming one would send a client to a
+// server quarantined for its findings.
 func (s *Server) endpointOf(srv *catalog.Server) string {
-	if s.base.IsZero() || !remote(srv) {
+	if s.base.IsZero() || !srv.Routable() || !remote(srv) {
 		return ""
 	}
 	u, err := s.base.ResourceURL(resource.KindServer, srv.Name)

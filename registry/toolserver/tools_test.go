@@ -58,3 +58,40 @@ func TestSearchDoesNotRevealUncallableTools(t *testing.T) {
 		})
 	}
 }
+
+func TestListServersNamesNoEndpointForUnroutableServers(t *testing.T) {
+	// Invariant: list_servers gives a gateway endpoint only for a server the gateway routes to: an enabled or
+	// deprecated one; a disabled or security-pending server (which has no route) is listed without one.
+	e := newEnv(t)
+	remote := []catalog.ServerVersion{{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP,
+		URL: "http://127.0.0.1:9/mcp", Tools: []catalog.Tool{{Name: "ping", Description: "Ping"}}}}
+	want := map[string]string{}
+	for _, st := range []catalog.Status{catalog.StatusEnabled, catalog.StatusDeprecated, catalog.StatusDisabled, catalog.StatusSecurityPending} {
+		name := "ops/" + string(st)
+		e.create(t, &catalog.Server{Name: name, Governance: catalog.Governance{Description: "A server", Status: st},
+			Versions: remote})
+		want[name] = ""
+		if st == catalog.StatusEnabled || st == catalog.StatusDeprecated {
+			want[name] = publicURL + "/mcp/" + name
+		}
+	}
+	for _, rev := range revisions {
+		t.Run(rev.name, func(t *testing.T) {
+			admin := e.connect(t, e.token(t, "root", "mcpgw-admins"), rev.ask)
+			var out toolserver.ListServersOut
+			call(t, admin, "list_servers", map[string]any{"namespace": "ops"}, &out)
+			got := map[string]string{}
+			for _, s := range out.Servers {
+				got[s.Name] = s.Endpoint
+			}
+			if len(got) != len(want) {
+				t.Fatalf("servers %v", got)
+			}
+			for name, ep := range want {
+				if got[name] != ep {
+					t.Errorf("%s: endpoint %q, want %q", name, got[name], ep)
+				}
+			}
+		})
+	}
+}
