@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -202,6 +203,12 @@ func readTokenFile(path string) (string, error) {
 	return t, nil
 }
 
+// serverHasAPIPath reports whether the --server URL already ends in the API's path.
+func serverHasAPIPath(server string) bool {
+	u, err := url.Parse(server)
+	return err == nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/api/v1")
+}
+
 // tokenExpiry reads the exp claim of a JWT without verifying it: only to explain why the registry refused it.
 func tokenExpiry(token string) (time.Time, bool) {
 	parts := strings.Split(token, ".")
@@ -241,6 +248,9 @@ func (c *cli) report(prefix string, err error) {
 		}
 		if errors.Is(err, client.ErrUnauthorized) && c.token == "" && c.tokenFile == "" && c.getenv("MCPGW_TOKEN") == "" {
 			fmt.Fprintln(c.stderr, "hint: pass --token or --token-file, or set MCPGW_TOKEN")
+		} else if p.Status == http.StatusNotFound && serverHasAPIPath(c.server) {
+			// A URL copied from curl examples: every path would be /api/v1/api/v1/..., so everything is a 404.
+			fmt.Fprintln(c.stderr, "hint: --server is the registry's base URL (http://host:port); mcpctl adds /api/v1 itself")
 		} else if exp, ok := tokenExpiry(c.sent); ok && errors.Is(err, client.ErrUnauthorized) && time.Now().After(exp) {
 			// The registry says only "not valid" (it does not tell a caller why); an expired token is the usual
 			// reason, and the token itself says when it expired.

@@ -431,6 +431,13 @@ func TestTokenSources(t *testing.T) {
 	}
 	c = &cli{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
 
+	// A --server that already ends in /api/v1 (copied from a curl example) makes every call a 404; say why.
+	stderr.Reset()
+	err = c.run(t.Context(), []string{"--server", e.reg.URL + "/api/v1/", "--token", e.token, "servers", "list"})
+	if err == nil || !strings.HasSuffix(stderr.String(), "hint: --server is the registry's base URL (http://host:port); mcpctl adds /api/v1 itself\n") {
+		t.Fatalf("--server with /api/v1: %v\n%s", err, stderr.String())
+	}
+
 	// A refused token that says it has expired gets a hint saying when; one that has not, none.
 	jwt := func(exp int64) string {
 		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"sub":"alice","exp":%d}`, exp)) + ".c2ln"
