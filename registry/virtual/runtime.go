@@ -147,7 +147,8 @@ func cmpOr(d, def time.Duration) time.Duration {
 // Run closes upstream sessions idle for UpstreamIdle and forgets the endpoints of virtual servers that no longer
 // exist, until ctx ends; then it closes every upstream session.
 func (rt *Runtime) Run(ctx context.Context) error {
-	tick := time.NewTicker(min(rt.opts.UpstreamIdle/2, time.Minute))
+	// At least a millisecond: a sub-2ns UpstreamIdle would make the interval zero, and NewTicker panics on that.
+	tick := time.NewTicker(max(min(rt.opts.UpstreamIdle/2, time.Minute), time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

@@ -253,6 +253,26 @@ func TestRuntimeRefusesAnonymousRequests(t *testing.T) {
 	}
 }
 
+func TestRunWithTinyUpstreamIdle(t *testing.T) {
+	// Invariant: any UpstreamIdle New accepts gives Run a valid sweep interval (a 1ns idle time once made the ticker
+	// interval zero, and Run panicked).
+	rt, err := New(Options{
+		Catalog:      mapCatalog{},
+		Access:       func(context.Context, identity.Principal) (Visible, error) { return nil, errors.New("not asked") },
+		Policy:       &policy.Engine{},
+		Principal:    func(context.Context) (identity.Principal, bool) { return identity.Principal{}, false },
+		UpstreamIdle: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := rt.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type mapCatalog map[string]catalog.Object
 
 func (m mapCatalog) Get(kind catalog.Kind, key string) (catalog.Object, bool) {
