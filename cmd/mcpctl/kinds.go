@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -140,6 +142,13 @@ func entityKind() kind[*catalog.Entity] {
 		},
 		address:  func(e *catalog.Entity) string { return e.Name },
 		describe: func(e *catalog.Entity) string { return strings.TrimPrefix(e.Type+"/", "/") + e.Name },
+		// Entity types are visible to every caller, so asking for the type reveals nothing the caller could not list.
+		explainEmpty: func(ctx context.Context, c *client.Client, f *kindFlags) error {
+			if _, err := c.EntityTypes().Get(ctx, f.typ); errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("there is no entity type %q ('mcpctl entity-types list' shows them)", f.typ)
+			}
+			return nil
+		},
 		flags: func(fs *flag.FlagSet, f *kindFlags, verb string) {
 			usage := "the entity `TYPE` (required)"
 			if verb == "register" || verb == "apply" {

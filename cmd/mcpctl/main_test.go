@@ -279,6 +279,15 @@ searchable: [owner]
 	if !strings.Contains(table, "dataset   sales/orders    Every order") || !strings.Contains(table, "sales/returns") {
 		t.Fatalf("entities list:\n%s", table)
 	}
+	// A type that does not exist is an error, not an empty listing; an existing type without matches is not.
+	if _, errOut, err := e.mcpctl("entities", "list", "--type", "datset"); err == nil ||
+		errOut != "error: there is no entity type \"datset\" ('mcpctl entity-types list' shows them)\n" {
+		t.Fatalf("entities list of a missing type: %v %q", err, errOut)
+	}
+	if _, errOut, err := e.mcpctl("entities", "list", "--type", "dataset", "--namespace", "nobody"); err != nil ||
+		errOut != "No entities found.\n" {
+		t.Fatalf("entities list without matches: %v %q", err, errOut)
+	}
 	if _, errOut, err := e.mcpctl("entities", "list"); err == nil || !strings.Contains(errOut, "pass --type TYPE") {
 		t.Fatalf("entities list without --type: %v %q", err, errOut)
 	}

@@ -31,6 +31,9 @@ type kind[T catalog.Object] struct {
 	address func(T) string
 	// describe names obj in messages; nil means address.
 	describe func(T) string
+	// explainEmpty, when set, is asked why a listing came back empty; an error it returns replaces "No ... found."
+	// (entities of a type that does not exist: the API lists them as an empty collection).
+	explainEmpty func(ctx context.Context, c *client.Client, f *kindFlags) error
 	// flags declares the kind's own flags (--type, --issuer) for a verb; nil for none.
 	flags func(fs *flag.FlagSet, f *kindFlags, verb string)
 	table table[T]
@@ -109,13 +112,22 @@ func (k kind[T]) listCmd(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("--limit must not be negative")
 		}
 		opts.Status = catalog.Status(status)
-		col, err := k.open(c, f)
+		cl, err := c.client()
+		if err != nil {
+			return err
+		}
+		col, err := k.collection(cl, f)
 		if err != nil {
 			return err
 		}
 		items, err := collect(col.All(ctx, withPageSize(opts, *limit)), *limit)
 		if err != nil {
 			return err
+		}
+		if len(items) == 0 && k.explainEmpty != nil {
+			if err := k.explainEmpty(ctx, cl, f); err != nil {
+				return err
+			}
 		}
 		return printItems(c, k.table, items, k.plural())
 	}
