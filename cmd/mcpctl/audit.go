@@ -66,8 +66,11 @@ func auditListCmd(fs *flag.FlagSet) runFunc {
 		if len(args) > 0 {
 			return fmt.Errorf("audit list takes no arguments; filter with flags")
 		}
-		if *limit < 0 || *since < 0 {
-			return fmt.Errorf("--limit and --since must not be negative")
+		if *limit < 0 {
+			return fmt.Errorf("--limit must not be negative")
+		}
+		if *since < 0 {
+			return fmt.Errorf("--since must be a positive duration such as 24h (it counts back from now)")
 		}
 		if *since > 0 && from != "" {
 			return fmt.Errorf("use --since or --from, not both")

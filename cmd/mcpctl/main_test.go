@@ -498,6 +498,8 @@ func TestUsageErrors(t *testing.T) {
 			"error: --token-file " + bearer + `: the token must not contain spaces or control characters`},
 		{"bad server URL", []string{"--server", "localhost:8080", "servers", "list"}, "error: --server: new client: base URL"},
 		{"bad audit time", []string{"audit", "list", "--from", "yesterday"}, `error: --from "yesterday" is not an RFC 3339 time`},
+		{"negative --since", []string{"audit", "list", "--since", "-24h"}, "error: --since must be a positive duration such as 24h (it counts back from now)"},
+		{"negative audit --limit", []string{"audit", "list", "--limit", "-1"}, "error: --limit must not be negative"},
 		{"version with an argument", []string{"version", "x"}, "error: version takes no arguments"},
 	}
 	for _, tt := range tests {
