@@ -61,7 +61,9 @@ func (e *ArgumentError) Is(target error) bool { return target == ErrArgument }
 type SearchIn struct {
 	Query string   `json:"query" jsonschema:"what to look for: a name, keywords or a sentence"`
 	Types []string `json:"types,omitempty" jsonschema:"only these asset types (server, agent, skill, entity); all when empty"`
-	Limit int      `json:"limit,omitempty" jsonschema:"how many results, 1 to 100 (default 10)"`
+	// Status widens or narrows the statuses searched, as the REST search's status parameter does.
+	Status []string `json:"status,omitempty" jsonschema:"only assets in these statuses (enabled, deprecated, disabled, security-pending); enabled only when empty"`
+	Limit  int      `json:"limit,omitempty" jsonschema:"how many results, 1 to 100 (default 10)"`
 }
 
 // SearchOut is search_registry's answer.
@@ -207,6 +209,8 @@ func (s *Server) addTools() error {
 		types[i] = string(t)
 	}
 	searchSchema.Properties["types"].Items.Enum = types
+	searchSchema.Properties["status"].Items.Enum = []any{string(catalog.StatusEnabled), string(catalog.StatusDeprecated),
+		string(catalog.StatusDisabled), string(catalog.StatusSecurityPending)}
 	limit := func(p *jsonschema.Schema, max int) { p.Minimum, p.Maximum = ptr(1.0), ptr(float64(max)) }
 	limit(searchSchema.Properties["limit"], search.MaxLimit)
 	findSchema, err := jsonschema.For[FindToolIn](nil)
@@ -222,7 +226,8 @@ func (s *Server) addTools() error {
 
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "search_registry", Title: "Search the registry", Annotations: readOnly(),
 		Description: "Search the registry's MCP servers, A2A agents, agent skills and custom entities by name, keywords " +
-			"or a sentence. Returns the best matches you may see, with the tools of each server that matched.",
+			"or a sentence. Returns the best matches you may see, with the tools of each server that matched; deprecated, disabled " +
+			"and security-pending assets only when status asks for them.",
 		InputSchema: searchSchema}, s.searchRegistry)
 	mcp.AddTool(s.mcp, &mcp.Tool{Name: "find_tool", Title: "Find a tool", Annotations: readOnly(),
 		Description: "Find the tools that do what you need, described in plain words. Returns the best tools you may " +
@@ -260,6 +265,9 @@ func (s *Server) searchRegistry(ctx context.Context, req *mcp.CallToolRequest, i
 			return nil, SearchOut{}, &ArgumentError{Argument: "types", Reason: fmt.Sprintf("%q is not one of server, agent, skill, entity", t)}
 		}
 		q.Types = append(q.Types, typ)
+	}
+	for _, st := range in.Status {
+		q.Statuses = append(q.Statuses, catalog.Status(st))
 	}
 	res, err := s.search.Search(ctx, q, v)
 	if err != nil {

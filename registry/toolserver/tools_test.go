@@ -1,7 +1,11 @@
 package toolserver_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/toolserver"
@@ -93,5 +97,53 @@ func TestListServersNamesNoEndpointForUnroutableServers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSearchRegistryStatus(t *testing.T) {
+	// Invariant: search_registry finds enabled assets only, unless its status argument asks for others, as the REST
+	// search's status parameter does; a status that does not exist is refused, naming the argument.
+	e := newEnv(t)
+	remote := []catalog.ServerVersion{{Version: "1.0.0", Transport: catalog.TransportStreamableHTTP,
+		URL: "http://127.0.0.1:9/mcp", Tools: []catalog.Tool{{Name: "weigh", Description: "Weigh a parcel"}}}}
+	for _, st := range []catalog.Status{catalog.StatusEnabled, catalog.StatusDeprecated} {
+		e.create(t, &catalog.Server{Name: "post/scales-" + string(st),
+			Governance: catalog.Governance{Description: "Parcel scales", Status: st}, Versions: remote})
+	}
+	admin := e.connect(t, e.token(t, "root", "mcpgw-admins"), revisions[len(revisions)-1].ask)
+	names := func(args map[string]any) []string {
+		var got toolserver.SearchOut
+		if res := call(t, admin, "search_registry", args, &got); res.IsError {
+			t.Fatalf("search_registry %v: %+v", args, res.Content)
+		}
+		var n []string
+		for _, r := range got.Results {
+			n = append(n, r.Name)
+		}
+		slices.Sort(n)
+		return n
+	}
+	if got := names(map[string]any{"query": "parcel scales"}); !slices.Equal(got, []string{"post/scales-enabled"}) {
+		t.Errorf("default statuses: %v", got)
+	}
+	if got := names(map[string]any{"query": "parcel scales", "status": []string{"deprecated"}}); !slices.Equal(got, []string{"post/scales-deprecated"}) {
+		t.Errorf("status deprecated: %v", got)
+	}
+	if got := names(map[string]any{"query": "parcel scales", "status": []string{"enabled", "deprecated"}}); len(got) != 2 {
+		t.Errorf("status enabled and deprecated: %v", got)
+	}
+	res, err := admin.CallTool(t.Context(), &mcp.CallToolParams{Name: "search_registry",
+		Arguments: map[string]any{"query": "parcel scales", "status": []string{"archived"}}})
+	switch {
+	case err != nil:
+		if !strings.Contains(err.Error(), "status") {
+			t.Errorf("unknown status refused without naming it: %v", err)
+		}
+	case !res.IsError:
+		t.Errorf("unknown status accepted: %+v", res.StructuredContent)
+	default:
+		if txt := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(txt, "status") {
+			t.Errorf("unknown status refused without naming it: %s", txt)
+		}
 	}
 }
