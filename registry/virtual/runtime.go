@@ -378,11 +378,6 @@ func (rt *Runtime) callTool(ctx context.Context, name string, req *mcp.CallToolR
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(vs.Tools, func(t catalog.VirtualTool) bool { return t.ExposedName() == req.Params.Name })
-	if i < 0 {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
-	}
-	vt := vs.Tools[i]
 	var args map[string]any
 	if len(req.Params.Arguments) > 0 {
 		if err := json.Unmarshal(req.Params.Arguments, &args); err != nil {
@@ -401,6 +396,13 @@ func (rt *Runtime) callTool(ctx context.Context, name string, req *mcp.CallToolR
 	if !d.Allow {
 		return nil, forbidden(d.Reason, d.RequiredScopes)
 	}
+	// The policy decides before the name is looked up, so a caller learns which names exist only among those it may
+	// call: a refused name answers -32034 whether the virtual server exposes it or not, as the gateway answers.
+	i := slices.IndexFunc(vs.Tools, func(t catalog.VirtualTool) bool { return t.ExposedName() == req.Params.Name })
+	if i < 0 {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", req.Params.Name)}
+	}
+	vt := vs.Tools[i]
 	if len(vt.Scopes) > 0 && !v.Admin() {
 		if lack := missing(vt.Scopes, d.Scopes); len(lack) > 0 {
 			return nil, forbidden(fmt.Sprintf("tools/call of %q on virtual %s also requires the scopes %v; you lack %v",
