@@ -33,6 +33,16 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded store: %w", err)
 	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unlock()
+		}
+	}()
 	lc := ferretdb.ListenerConfig{}
 	sock := filepath.Join(abs, "mongod.sock")
 	if len(sock) < 100 {
@@ -69,7 +79,8 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 		<-done
 		return nil, fmt.Errorf("start embedded store: %w", err)
 	}
-	return &embedded{uri: f.MongoDBURI(), stop: func() { cancel(); <-done }}, nil
+	ok = true
+	return &embedded{uri: f.MongoDBURI(), stop: func() { cancel(); <-done; unlock() }}, nil
 }
 
 func waitListening(lc ferretdb.ListenerConfig) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -187,5 +189,29 @@ func TestWriteStoredIsReportedEvenWhenItsChangeRecordFails(t *testing.T) {
 	}
 	if c.Seq != last+1 || got.Metadata().Rev != c.Seq {
 		t.Fatalf("change %+v, stored rev %d, want %d", c, got.Metadata().Rev, last+1)
+	}
+}
+
+func TestSecondProcessOnADataDirIsRefused(t *testing.T) {
+	// Invariant: one embedded store per data directory. A second Open (another mcpgw on the same --data-dir) fails
+	// with ErrDataDirInUse naming the owner, and leaves the first store working, its socket and its data untouched;
+	// once the first closes, the directory can be opened again.
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := open(t, dir)
+	if _, err := s.Create(ctx, server("ns/first")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := mongo.Open(ctx, mongo.Config{DataDir: dir})
+	if !errors.Is(err, mongo.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("process %d", os.Getpid())) {
+		t.Fatalf("second open: %v", err)
+	}
+	if _, err := s.Create(ctx, server("ns/second")); err != nil {
+		t.Fatalf("the first store after a refused second open: %v", err)
+	}
+	_ = s.Close(ctx)
+	s2 := open(t, dir)
+	if all, err := s2.List(ctx, catalog.KindServer); err != nil || len(all) != 2 {
+		t.Fatalf("reopened after close: %d servers, %v", len(all), err)
 	}
 }
