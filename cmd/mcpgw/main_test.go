@@ -41,6 +41,9 @@ func TestCommandLine(t *testing.T) {
 			noStderr: true, errMessage: `--log-level "loud" must be debug, info, warn or error`},
 		{name: "missing policy directory", args: []string{"serve", "--data-dir", dir, "--policy-dir", dir + "/nope"}, code: 1,
 			noStdout: true, noStderr: true, errMessage: `--policy-dir "` + dir + `/nope" is not a readable directory`},
+		{name: "bad denied upstream range", args: []string{"serve", "--data-dir", dir, "--deny-upstreams", "169.254.0.0/16,10.0.0.0/33"},
+			code: 1, noStdout: true, noStderr: true,
+			errMessage: `--deny-upstreams: denied upstream range "10.0.0.0/33": not a CIDR prefix or an IP address`},
 		{name: "token without subject", args: []string{"token", "--data-dir", dir}, code: 1, noStdout: true,
 			noStderr: true, errMessage: "--subject (or --client) is required"},
 	} {

@@ -129,6 +129,10 @@ func (s *Server) changeVersion(c *gin.Context, edit func(*catalog.Server, *catal
 		s.fail(c, err)
 		return
 	}
+	if err := s.opts.Registrar.CheckVersion(&ver); err != nil {
+		s.fail(c, err)
+		return
+	}
 	next := cloneServer(srv)
 	status, ok := edit(next, &ver)
 	if !ok {

@@ -65,8 +65,10 @@ type Options struct {
 	Auditor Auditor
 	// BuiltinScopes are scope names that exist without a stored definition (the admin scope).
 	BuiltinScopes []string
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Upstreams refuses servers whose URLs name denied addresses; nil means catalog.DefaultDeniedUpstreams.
+	Upstreams *catalog.UpstreamPolicy
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Registrar applies changes to the catalog.
@@ -93,6 +95,13 @@ func New(store catalog.Store, v *view.Catalog, opts Options) (*Registrar, error)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Upstreams == nil {
+		up, err := catalog.NewUpstreamPolicy(catalog.DefaultDeniedUpstreams)
+		if err != nil {
+			return nil, fmt.Errorf("new registrar: %w", err)
+		}
+		opts.Upstreams = up
 	}
 	log := opts.Logger
 	if log == nil {
@@ -226,6 +235,8 @@ func (r *Registrar) check(ctx context.Context, a Actor, action Action, obj catal
 		return err
 	}
 	switch o := obj.(type) {
+	case *catalog.Server:
+		return r.opts.Upstreams.CheckServer(o)
 	case *catalog.Entity:
 		return r.checkEntity(o)
 	case *catalog.GroupMapping:
@@ -236,6 +247,12 @@ func (r *Registrar) check(ctx context.Context, a Actor, action Action, obj catal
 		return r.checkVirtual(o)
 	}
 	return nil
+}
+
+// CheckVersion refuses one server version whose URLs name denied addresses, with field names relative to the
+// version (for the versions sub-resource, which reports them so).
+func (r *Registrar) CheckVersion(v *catalog.ServerVersion) error {
+	return r.opts.Upstreams.CheckVersion(v)
 }
 
 func (r *Registrar) checkEntity(e *catalog.Entity) error {

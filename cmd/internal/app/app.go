@@ -25,6 +25,7 @@ import (
 	"github.com/mcpgw/mcpgw/authz/resource"
 	"github.com/mcpgw/mcpgw/registry/access"
 	"github.com/mcpgw/mcpgw/registry/api"
+	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/feed"
 	"github.com/mcpgw/mcpgw/registry/registrar"
 	"github.com/mcpgw/mcpgw/registry/search"
@@ -155,9 +156,13 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	if a.Audit, err = buildAudit(cfg, a.Store, log); err != nil {
 		return nil, err
 	}
+	upstreams, err := catalog.NewUpstreamPolicy(strings.Split(cfg.DenyUpstreams, ","))
+	if err != nil {
+		return nil, fmt.Errorf("--deny-upstreams: %w", err)
+	}
 	a.Registrar, err = registrar.New(a.Store, a.View, registrar.Options{
 		Gate: access.Gate{Engine: a.Policy}, Auditor: a.Audit, Logger: log,
-		BuiltinScopes: []string{policy.DefaultAdminScope},
+		BuiltinScopes: []string{policy.DefaultAdminScope}, Upstreams: upstreams,
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgw/mcpgw/registry/catalog"
 	"github.com/mcpgw/mcpgw/registry/search/embed"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 	EnvoyPort int
 	// EnvoyMCPFilter inserts Envoy's MCP filter before ext_authz.
 	EnvoyMCPFilter bool
+	// DenyUpstreams is a comma-separated list of CIDR prefixes that servers' URLs may not name.
+	DenyUpstreams string
 }
 
 // Register declares the flags of cfg on fs. Each flag also reads MCPGW_<NAME> (upper case, dashes as
@@ -70,6 +73,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Embedder.DocumentPrefix, "embedder-document-prefix", "", "text prepended to indexed documents (e.g. \"search_document: \")")
 	fs.IntVar(&c.EnvoyPort, "envoy-port", 10000, "port of the MCP listener pushed to Envoy")
 	fs.BoolVar(&c.EnvoyMCPFilter, "envoy-mcp-filter", false, "insert Envoy's MCP filter (envoy.filters.http.mcp) before ext_authz")
+	fs.StringVar(&c.DenyUpstreams, "deny-upstreams", strings.Join(catalog.DefaultDeniedUpstreams, ","),
+		"comma-separated CIDR prefixes a server's url, endpoints and token_url may not name (add 127.0.0.0/8,::1/128 where upstreams are never local; empty allows all)")
 }
 
 // Parse parses args into fs, then fills unset flags from the environment.
@@ -128,6 +133,9 @@ func (c *Config) Validate(parts Parts) error {
 		if fi, err := os.Stat(c.PolicyDir); err != nil || !fi.IsDir() {
 			errs = append(errs, fmt.Errorf("--policy-dir %q is not a readable directory", c.PolicyDir))
 		}
+	}
+	if _, err := catalog.NewUpstreamPolicy(strings.Split(c.DenyUpstreams, ",")); err != nil {
+		errs = append(errs, fmt.Errorf("--deny-upstreams: %w", err))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
