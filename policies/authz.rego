@@ -303,11 +303,15 @@ decision := {
 	"allow": false,
 	"status": 403,
 	"rule": "default_deny",
-	"reason": sprintf("%s denied: no grant of scopes %v allows it; scopes that would: %v", [
-		call_text, sorted_scopes, sort(required_scopes),
-	]),
+	"reason": sprintf("%s denied: no grant of scopes %v allows it; %s", [call_text, sorted_scopes, would_text]),
 	"scope": "",
 	"scopes": sorted_scopes,
 	"required_scopes": sort(required_scopes),
 	"headers": {"www-authenticate": challenge},
 }
+
+# would_text names the scopes that would allow a denied call, or says that no
+# defined scope would (only the admin scope then).
+would_text := sprintf("scopes that would: %v", [sort(required_scopes)]) if {
+	count(required_scopes) > 0
+} else := sprintf("no defined scope would (only %q)", [data.mcpgw.admin_scope])

@@ -209,6 +209,7 @@ test_finance_user_denied_transfer if {
 	d.required_scopes == ["finance-write"]
 	d.headers["www-authenticate"] == `Bearer error="insufficient_scope", scope="finance-write"`
 	contains(d.reason, `tools/call of "transfer" on server finance/ledger denied`)
+	endswith(d.reason, `; scopes that would: ["finance-write"]`)
 }
 
 test_challenge_without_any_scope if {
@@ -216,6 +217,7 @@ test_challenge_without_any_scope if {
 	d.status == 403
 	d.required_scopes == []
 	d.headers["www-authenticate"] == `Bearer error="insufficient_scope"`
+	endswith(d.reason, `; no defined scope would (only "mcpgw-admin")`)
 }
 
 test_tools_list_needs_the_method if {

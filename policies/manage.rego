@@ -94,4 +94,10 @@ manage_denial := sprintf("%s is admin-only (scope %q)", [input.manage.kind, data
 	sorted_scopes,
 	namespace(input.manage.name),
 	sort(publish_scopes),
+]) if {
+	count(publish_scopes) > 0
+} else := sprintf("no scope of %v publishes in namespace %q, and no defined scope does (only %q)", [
+	sorted_scopes,
+	namespace(input.manage.name),
+	data.mcpgw.admin_scope,
 ])

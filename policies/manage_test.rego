@@ -32,11 +32,12 @@ test_publisher_denied_elsewhere if {
 	not d.allow
 	d.status == 403
 	d.required_scopes == []
-	contains(d.reason, `no scope of ["finance-write"] publishes in namespace "hr"`)
+	contains(d.reason, `no scope of ["finance-write"] publishes in namespace "hr", and no defined scope does (only "mcpgw-admin")`)
 
 	e := manage_as(user(["finance"]), "update", "server", "finance/ledger")
 	not e.allow
 	e.required_scopes == ["finance-write"]
+	contains(e.reason, `publishes in namespace "finance"; scopes that do: ["finance-write"]`)
 }
 
 test_governance_is_admin_only if {
