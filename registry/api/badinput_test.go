@@ -125,7 +125,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown field", "POST", servers, with(valid, "nmae", "x"), nil, 422, "validation-failed", "nmae"}, //nolint:misspell // a deliberately misspelt field
 		{"unknown field in a version", "POST", servers, withVersion(valid, "urls", arr{}), nil, 422, "validation-failed", "urls"},
 		{"wrong type", "POST", servers, with(valid, "tags", "finance"), nil, 422, "validation-failed", "tags"},
-		{"wrong type in a version", "POST", servers, withVersion(valid, "tools", obj{}), nil, 422, "validation-failed", "versions.tools"},
+		{"wrong type in a version", "POST", servers, withVersion(valid, "tools", obj{}), nil, 422, "validation-failed", "versions[0].tools"},
 		{"array instead of object", "POST", servers, arr{valid}, nil, 422, "validation-failed", "body"},
 		{"null body", "POST", servers, "null", nil, 422, "validation-failed", "name"},
 		{"missing name", "POST", servers, with(valid, "name", nil), nil, 422, "validation-failed", "name"},

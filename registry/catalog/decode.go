@@ -18,7 +18,7 @@ func Decode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(data, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: unexpected data after the JSON document", ErrMalformed)
@@ -38,7 +38,7 @@ func DecodeObject(k Kind, data []byte) (Object, error) {
 	return obj, nil
 }
 
-func decodeError(err error) error {
+func decodeError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -46,6 +46,9 @@ func decodeError(err error) error {
 		return fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), "json: "))
 	case errors.As(err, &typ):
 		field := jsonPath(typ.Field)
+		if p := pathAt(data, typ.Offset); p != "" && strings.ReplaceAll(stripIndexes(p), "[]", "") == field {
+			field = p // the same path, with the array indexes encoding/json leaves out
+		}
 		if field == "" {
 			field = "body"
 		}
@@ -71,6 +74,88 @@ func jsonPath(field string) string {
 	return strings.Join(out, ".")
 }
 
+// pathAt returns the path ("versions[1].tools") of the innermost value of the JSON document data that is being
+// read at byte offset, as encoding/json reports a type error's position: the value that ends there, or the object or
+// array that starts just before it. It returns "" when the document cannot be walked that far.
+func pathAt(data []byte, offset int64) string {
+	type frame struct {
+		array bool
+		index int
+		key   string
+	}
+	var stack []frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			switch {
+			case f.array:
+				fmt.Fprintf(&b, "[%d]", f.index)
+			default:
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			}
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	expectKey := false
+	for {
+		if n := len(stack); n > 0 && !expectKey && stack[n-1].array {
+			stack[n-1].index++
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if dec.InputOffset() >= offset {
+					return path()
+				}
+				stack = append(stack, frame{array: t == '[', index: -1})
+				expectKey = t == '{'
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if expectKey {
+				stack[len(stack)-1].key = t
+				expectKey = false
+				continue
+			}
+		}
+		if dec.InputOffset() >= offset {
+			return path()
+		}
+		// A value was read: an object expects its next key, an array its next element.
+		expectKey = len(stack) > 0 && !stack[len(stack)-1].array
+	}
+}
+
+// stripIndexes removes the numbers of "[n]" from a path, leaving "[]".
+func stripIndexes(p string) string {
+	var b strings.Builder
+	in := false
+	for _, c := range p {
+		switch {
+		case c == '[':
+			in = true
+			b.WriteRune(c)
+		case c == ']':
+			in = false
+			b.WriteRune(c)
+		case !in:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
 func jsonType(goKind string) string {
 	switch goKind {
 	case "string":
@@ -91,7 +176,7 @@ func jsonType(goKind string) string {
 func MergePatch(doc, patch []byte) ([]byte, error) {
 	var p any
 	if err := json.Unmarshal(patch, &p); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(patch, err)
 	}
 	var d any
 	if err := json.Unmarshal(doc, &d); err != nil {
