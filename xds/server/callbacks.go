@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -80,7 +81,9 @@ func (c *callbacks) request(id int64, node *corev3.Node, typeURL, version, nonce
 			"protocol", protocol, "stream", id)
 	}
 	if nack != nil && ok {
+		c.mu.Lock() // ordered with closed's removal of the node's series
 		c.m.nacks.WithLabelValues(st.node, typeURL).Inc()
+		c.mu.Unlock()
 		c.log.Warn("node rejected configuration", "node", st.node, "fleet", st.fleet, "type", typeURL,
 			"accepted_version", version, "nonce", nonce, "error", nack.Error())
 	}
@@ -91,12 +94,27 @@ func (c *callbacks) closed(id int64) {
 	c.mu.Lock()
 	st, ok := c.streams[id]
 	delete(c.streams, id)
+	if ok && st.identified && !c.nodeHasStreamLocked(st.node) {
+		// The node's last stream: its NACK series go with it, so that node ids that come and go (pod names) do
+		// not grow the metric without bound. A node that reconnects counts from zero, which rate() reads as a reset.
+		c.m.nacks.DeletePartialMatch(prometheus.Labels{"node": st.node})
+	}
 	c.mu.Unlock()
 	if ok && st.connected {
 		c.fleets.ReleaseFleet(st.fleet)
 		c.m.connected.Dec()
 		c.log.Info("node disconnected", "node", st.node, "fleet", st.fleet, "stream", id)
 	}
+}
+
+// nodeHasStreamLocked reports whether another open stream has identified itself as node. c.mu is held.
+func (c *callbacks) nodeHasStreamLocked(node string) bool {
+	for _, o := range c.streams {
+		if o.identified && o.node == node {
+			return true
+		}
+	}
+	return false
 }
 
 // envoyVersion renders the node's build: "envoy 1.40.0" from user_agent_name and user_agent_build_version, or

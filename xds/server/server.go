@@ -52,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcpgw_xds_nacks_total",
-			Help: "Configuration rejected by a node, by node id and resource type.",
+			Help: "Configuration rejected by a node, by node id and resource type; a node's series go when its last stream closes.",
 		}, []string{"node", "type"}),
 		syncsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mcpgw_xds_streams_waiting_to_sync",

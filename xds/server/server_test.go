@@ -245,6 +245,45 @@ func TestDeltaNACKIsNotResent(t *testing.T) {
 	}
 }
 
+func TestNACKSeriesGoWithTheNode(t *testing.T) {
+	// Invariant: a node's NACK series stay while any of its streams is open (Envoy reconnects before the old stream
+	// is gone) and are removed with its last stream, so churning node ids do not grow the metric without bound.
+	h := newHarness(t, harnessOptions{}, remote("acme/a", 1, "https://a.example.com/mcp"))
+	n := node("envoy-churn", "default")
+	first := h.delta(t, n, true, clusterType)
+	first.until(func(d *delta) bool { r, _ := d.counters(); return r >= 1 })
+	second := h.delta(t, n, true, clusterType)
+	second.until(func(d *delta) bool { r, _ := d.counters(); return r >= 1 })
+	waitCounter := func(want func(float64) bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(waitFor)
+		for !want(counter(t, h, "mcpgw_xds_nacks_total", "envoy-churn")) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: nacks counted %v", what, counter(t, h, "mcpgw_xds_nacks_total", "envoy-churn"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitCounter(func(v float64) bool { return v >= 2 }, "two NACKing streams")
+	if err := first.stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitFor)
+	for gauge(t, h, "mcpgw_xds_connected_nodes") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first stream did not close")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counter(t, h, "mcpgw_xds_nacks_total", "envoy-churn"); got < 2 {
+		t.Errorf("the series went while the node still had a stream: %v", got)
+	}
+	if err := second.stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounter(func(v float64) bool { return v == 0 }, "after the last stream")
+}
+
 func counter(t testing.TB, h *harness, name, node string) float64 {
 	t.Helper()
 	families, err := h.reg.Gather()
