@@ -69,15 +69,21 @@ func (h *halfVisible) Keys(k catalog.Kind) []string {
 }
 func (*halfVisible) Tools(string) func(string) bool { return nil }
 
+// halfTools sees what halfVisible sees and may call half of each server's tools (those whose names have an even
+// length): the ranking then counts the callable tools only.
+type halfTools struct{ *halfVisible }
+
+func (halfTools) Tools(string) func(string) bool { return func(t string) bool { return len(t)%2 == 0 } }
+
 // BenchmarkSearch is the per-query CPU of the index at the load test's size (1,000 each of servers, agents and
-// skills): an unrestricted caller, and one who sees half of the catalog.
+// skills): an unrestricted caller, one who sees half of the catalog, and one who also may call only half of the tools.
 func BenchmarkSearch(b *testing.B) {
 	x, objs := benchIndex(b, 1000, search.Options{})
 	queries := eval.SyntheticQueries(500, 2)
 	for _, c := range []struct {
 		name string
 		v    search.Visibility
-	}{{"all", search.Everything{}}, {"half", newHalfVisible(objs)}} {
+	}{{"all", search.Everything{}}, {"half", newHalfVisible(objs)}, {"half-tools", halfTools{newHalfVisible(objs)}}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			i := 0
