@@ -4,7 +4,8 @@
 // the write itself. Writers finish out of order, so the records a reader sees may have holes. The Tailer applies
 // records strictly in sequence order: at a hole it waits (GapWait) for the write in flight, and when the hole does
 // not fill (the writer crashed, or the records were trimmed) it asks the consumer to rebuild from the documents
-// themselves and continues after the highest sequence it saw. A write slower than GapWait is not lost for long: the
+// themselves and continues after the records it read (not after the newest sequence number, whose writes may still
+// be in flight). A periodic reconciliation rebuilds without moving the position, for the same reason. A write slower than GapWait is not lost for long: the
 // Tailer keeps looking up the sequence numbers a rebuild passed over (for LateWrites) and applies a record that
 // arrives late on its own. Applying a record means reading the document and comparing revs, so replays, and a late
 // record applied after later ones, are harmless.
@@ -185,7 +186,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		case <-t.kick:
 		case <-t.opts.Wake:
 		case <-reconcile:
-			if err := t.rebuild(ctx, "periodic reconciliation"); err != nil {
+			if err := t.reconcile(ctx, "periodic reconciliation"); err != nil {
 				t.log.Warn("periodic reconciliation failed", "err", err)
 			}
 			continue
@@ -252,9 +253,12 @@ func (t *Tailer) Poll(ctx context.Context) error {
 		if time.Since(t.gapSince) < t.opts.GapWait {
 			return nil
 		}
+		// Rebuild and continue after upto, not after last: the records this poll read say which writes in
+		// (pos, upto] had landed before the rebuild lists the documents, and the holes among them are looked up
+		// later. Nothing is known of (upto, last], where writes may still be in flight; the feed reads those next.
 		t.gapSince = time.Time{}
 		missing := holes(pos, upto, changes)
-		if err := t.rebuildTo(ctx, last, fmt.Sprintf("change %d never arrived", t.pos.Load()+1)); err != nil {
+		if err := t.rebuildTo(ctx, upto, fmt.Sprintf("change %d never arrived", t.pos.Load()+1)); err != nil {
 			return err
 		}
 		now := time.Now()
@@ -264,7 +268,6 @@ func (t *Tailer) Poll(ctx context.Context) error {
 			}
 			t.skipped[seq] = now
 		}
-		return nil
 	}
 }
 
@@ -314,21 +317,21 @@ func holes(pos, upto int64, changes []catalog.Change) []int64 {
 	return out
 }
 
-func (t *Tailer) rebuild(ctx context.Context, why string) error {
-	last, err := t.src.LastSeq(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild: %w", err)
-	}
-	return t.rebuildTo(ctx, last, why)
+// reconcile rebuilds the consumer's state from the documents without moving the position: a write that has taken
+// its sequence number but not yet written its document when the rebuild lists the documents lands later, and the
+// feed must still apply its record then. Replaying records the rebuild already reflects is harmless.
+func (t *Tailer) reconcile(ctx context.Context, why string) error {
+	return t.rebuildTo(ctx, t.pos.Load(), why)
 }
 
-func (t *Tailer) rebuildTo(ctx context.Context, last int64, why string) error {
-	t.log.Info("rebuilding from documents", "reason", why, "from", t.pos.Load(), "to", last)
-	if err := t.dst.Rebuild(ctx, last); err != nil {
-		return fmt.Errorf("rebuild to %d: %w", last, err)
+// rebuildTo rebuilds the consumer and continues after upto.
+func (t *Tailer) rebuildTo(ctx context.Context, upto int64, why string) error {
+	t.log.Info("rebuilding from documents", "reason", why, "from", t.pos.Load(), "to", upto)
+	if err := t.dst.Rebuild(ctx, upto); err != nil {
+		return fmt.Errorf("rebuild to %d: %w", upto, err)
 	}
-	if last > t.pos.Load() {
-		t.pos.Store(last)
+	if upto > t.pos.Load() {
+		t.pos.Store(upto)
 	}
 	t.rebuilds.Add(1)
 	t.release()

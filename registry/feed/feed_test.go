@@ -259,3 +259,74 @@ func TestWriteSlowerThanGapWaitIsAppliedAfterTheRebuild(t *testing.T) {
 		t.Fatalf("rebuilds %d: the late record should be applied, not rebuilt for", rec.rebuilds)
 	}
 }
+
+// appendLate appends the change record of a write that took seq and finishes only now.
+func appendLate(t *testing.T, st *mongo.Store, seq int64, key string) {
+	t.Helper()
+	_, err := st.Database().Collection("changes").InsertOne(t.Context(), bson.D{{Key: "_id", Value: mongo.SeqID(seq)},
+		{Key: "seq", Value: seq}, {Key: "kind", Value: string(catalog.KindServer)}, {Key: "key", Value: key},
+		{Key: "op", Value: string(catalog.OpPut)}, {Key: "at", Value: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRebuildAtAGapDoesNotPassWritesItNeverLookedAt(t *testing.T) {
+	// Invariant: a rebuild for a hole continues after the records the Tailer read, not after the newest sequence
+	// number: a write in flight beyond the batch it read (its document not yet written when the rebuild listed the
+	// documents) is applied when its record lands.
+	ctx := t.Context()
+	st := openStore(t)
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{GapWait: 50 * time.Millisecond, MaxBatch: 2})
+	if _, err := st.Create(ctx, srv("ns/s1")); err != nil { // 1
+		t.Fatal(err)
+	}
+	takeSeq(t, st)                                          // 2: a writer that crashed
+	if _, err := st.Create(ctx, srv("ns/s3")); err != nil { // 3
+		t.Fatal(err)
+	}
+	slow := takeSeq(t, st)                                  // 4: a writer still at work
+	if _, err := st.Create(ctx, srv("ns/s5")); err != nil { // 5
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { return rec.rebuilds == 1 })
+	appendLate(t, st, slow, "ns/slow")
+	pollUntil(t, tl, func() bool { return rec.has("ns/slow", catalog.OpPut) && rec.has("ns/s5", catalog.OpPut) })
+}
+
+func TestReconciliationDoesNotPassWritesInFlight(t *testing.T) {
+	// Invariant: a periodic reconciliation repairs the consumer's state but does not move its position: a write
+	// that took its sequence number before the reconciliation and lands after it is applied when its record lands,
+	// not five minutes later.
+	ctx := t.Context()
+	st := openStore(t)
+	if _, err := st.Create(ctx, srv("ns/before")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{Interval: time.Hour, Reconcile: 10 * time.Millisecond})
+	pollUntil(t, tl, func() bool { return rec.has("ns/before", catalog.OpPut) })
+	slow := takeSeq(t, st) // a writer at work while the reconciliation lists the documents
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- tl.Run(rctx) }()
+	for range 500 {
+		rec.mu.Lock()
+		n := rec.rebuilds
+		rec.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rec.rebuilds == 0 {
+		t.Fatal("no reconciliation ran")
+	}
+	appendLate(t, st, slow, "ns/slow")
+	pollUntil(t, tl, func() bool { return rec.has("ns/slow", catalog.OpPut) })
+}
