@@ -288,8 +288,9 @@ func (b *Batcher) write(ctx context.Context, batch []Record) outcome {
 			return interrupted
 		}
 		if attempt >= b.cfg.MaxAttempts {
-			b.failed.Add(uint64(len(batch)))
+			// Logged before it is counted, so whoever sees the count (Stats, a test) also finds the log line.
 			b.log.Error("audit batch not written, records lost", "records", len(batch), "attempts", attempt, "error", err)
+			b.failed.Add(uint64(len(batch)))
 			return failed
 		}
 		b.log.Warn("audit batch write failed, retrying", "records", len(batch), "attempt", attempt, "backoff", backoff, "error", err)
