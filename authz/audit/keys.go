@@ -4,9 +4,11 @@ import "strings"
 
 // MongoDB-compatible stores refuse field names that start with '$' or contain '.' (the embedded FerretDB store
 // rejects the whole insert), yet tool arguments may use such keys ("$schema", "user.name"). One such record would
-// make its batch fail on every retry. So the Batcher stores argument keys percent-escaped: '%' as "%25", '.' as
-// "%2E" and a leading '$' as "%24". The mapping is reversible (UnescapeKey) and leaves ordinary keys unchanged, so
-// queries on them work as written.
+// make its batch fail on every retry. A NUL byte ("\u0000" is valid JSON) is worse: BSON field names are C strings,
+// so the driver cannot even encode the batch. Either way one caller's request would erase the records that share its
+// batch. So the Batcher stores argument keys percent-escaped: '%' as "%25", '.' as "%2E", NUL as "%00" and a leading
+// '$' as "%24". The mapping is reversible (UnescapeKey) and leaves ordinary keys unchanged, so queries on them work
+// as written.
 
 // EscapeKey returns key in its stored form.
 func EscapeKey(key string) string {
@@ -21,6 +23,8 @@ func EscapeKey(key string) string {
 			b.WriteString("%25")
 		case c == '.':
 			b.WriteString("%2E")
+		case c == 0:
+			b.WriteString("%00")
 		case c == '$' && i == 0:
 			b.WriteString("%24")
 		default:
@@ -52,6 +56,10 @@ func UnescapeKey(stored string) string {
 				b.WriteByte('$')
 				i += 2
 				continue
+			case "00":
+				b.WriteByte(0)
+				i += 2
+				continue
 			}
 		}
 		b.WriteByte(stored[i])
@@ -60,7 +68,7 @@ func UnescapeKey(stored string) string {
 }
 
 func needsEscape(key string) bool {
-	return strings.HasPrefix(key, "$") || strings.ContainsAny(key, "%.")
+	return strings.HasPrefix(key, "$") || strings.ContainsAny(key, "%.\x00")
 }
 
 // storableArguments returns args with every key, at any depth, in its stored form. Maps and arrays that need no

@@ -8,7 +8,7 @@ import (
 )
 
 func TestEscapeKey(t *testing.T) {
-	// Invariant: stored keys never start with '$' nor contain '.', ordinary keys are unchanged, and UnescapeKey
+	// Invariant: stored keys never start with '$' nor contain '.' or NUL, ordinary keys are unchanged, and UnescapeKey
 	// restores the original exactly.
 	tests := []struct{ key, stored string }{
 		{"city", "city"},
@@ -20,6 +20,8 @@ func TestEscapeKey(t *testing.T) {
 		{"%2E", "%252E"},
 		{"$.%", "%24%2E%25"},
 		{"é.日", "é%2E日"},
+		{"a\x00b", "a%00b"},
+		{"\x00%00", "%00%2500"},
 	}
 	for _, tc := range tests {
 		if got := EscapeKey(tc.key); got != tc.stored {
@@ -32,12 +34,12 @@ func TestEscapeKey(t *testing.T) {
 }
 
 func FuzzEscapeKey(f *testing.F) {
-	for _, s := range []string{"", "$", ".", "%", "%24", "a.b", "$$..%%", "%2", "%2e"} {
+	for _, s := range []string{"", "$", ".", "%", "%24", "a.b", "$$..%%", "%2", "%2e", "\x00", "%00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
 		stored := EscapeKey(key)
-		if strings.HasPrefix(stored, "$") || strings.Contains(stored, ".") {
+		if strings.HasPrefix(stored, "$") || strings.ContainsAny(stored, ".\x00") {
 			t.Fatalf("EscapeKey(%q) = %q is not storable", key, stored)
 		}
 		if back := UnescapeKey(stored); back != key {
