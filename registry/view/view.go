@@ -33,8 +33,9 @@ type Event struct {
 	New  catalog.Object
 }
 
-// Listener is told about changes after they are visible to readers. It runs on the writer's goroutine and must
-// be quick: signal a worker rather than work. It must not call Observe or Forget. Observe and Forget return only
+// Listener is told about changes after they are visible to readers, one change at a time and in the order the view
+// made them. It runs on the writer's goroutine and must be quick (signal a worker rather than work): later changes
+// wait for it. It must not call Observe or Forget. Observe and Forget return only
 // after the listeners have seen their change, even when the feed made it first.
 type Listener func(events []Event)
 
@@ -53,10 +54,13 @@ type Catalog struct {
 	notes notifications
 }
 
-// notifications keeps read-your-writes whoever puts an object first. Every change takes a ticket while the view's
-// lock is held and finishes it once its listeners have returned. When Observe or Forget finds its change already in
-// place (the feed applied the same write first, on its own goroutine), it waits until every ticket taken so far has
-// finished, so that its caller, like any writer, returns only after the listeners have seen the write.
+// notifications keeps read-your-writes whoever puts an object first, and keeps the listeners in step with the view.
+// Every change takes a ticket while the view's lock is held, tells the listeners once every earlier ticket has
+// finished (so they hear changes in the order the view made them, even from different goroutines: a listener that
+// keeps ev.New must not end with an older rev than the view), and then finishes its ticket. When Observe or Forget
+// finds its change already in place (the feed applied the same write first, on its own goroutine), it waits until
+// every ticket taken so far has finished, so that its caller, like any writer, returns only after the listeners have
+// seen the write.
 type notifications struct {
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -216,8 +220,7 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 	}
 	ticket := c.notes.take()
 	c.mu.Unlock()
-	c.notify(listeners, events)
-	c.notes.finish(ticket)
+	c.notify(ticket, listeners, events)
 	return nil
 }
 
@@ -289,8 +292,7 @@ func (c *Catalog) Observe(obj catalog.Object) {
 	listeners := c.listeners
 	ticket := c.notes.take()
 	c.mu.Unlock()
-	c.notify(listeners, []Event{{Kind: k, Key: obj.Key(), Old: prev, New: obj}})
-	c.notes.finish(ticket)
+	c.notify(ticket, listeners, []Event{{Kind: k, Key: obj.Key(), Old: prev, New: obj}})
 }
 
 // Forget removes a key deleted at seq, unless the view holds a rev written after the delete.
@@ -309,14 +311,17 @@ func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
 	listeners := c.listeners
 	ticket := c.notes.take()
 	c.mu.Unlock()
-	c.notify(listeners, []Event{{Kind: kind, Key: key, Old: prev}})
-	c.notes.finish(ticket)
+	c.notify(ticket, listeners, []Event{{Kind: kind, Key: key, Old: prev}})
 }
 
-func (c *Catalog) notify(listeners []Listener, events []Event) {
+// notify tells the listeners about the change that took ticket, after those of every earlier ticket, and
+// finishes the ticket.
+func (c *Catalog) notify(ticket uint64, listeners []Listener, events []Event) {
+	defer c.notes.finish(ticket)
 	if len(events) == 0 {
 		return
 	}
+	c.notes.wait(ticket - 1)
 	for _, l := range listeners {
 		l(events)
 	}

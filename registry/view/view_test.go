@@ -2,6 +2,8 @@ package view_test
 
 import (
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,5 +37,42 @@ func TestObserveWaitsForTheListenersOfWhoeverPutItFirst(t *testing.T) {
 	case <-returned:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the writer's Observe never returned")
+	}
+}
+
+func TestListenersHearChangesInTheOrderTheViewMadeThem(t *testing.T) {
+	// Invariant: listeners hear the changes to the view in the order they were made, even when the writers run on
+	// different goroutines: a listener that keeps ev.New (the search index, the visible-set cache) ends with the
+	// object the view holds, not an older rev.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var heard []int64
+	listener := func(events []view.Event) {
+		if events[0].New.Metadata().Rev == 7 {
+			close(entered)
+			<-release // still at work on the first change
+		}
+		mu.Lock()
+		heard = append(heard, events[0].New.Metadata().Rev)
+		mu.Unlock()
+	}
+	c := view.New(nil, slog.New(slog.DiscardHandler), listener)
+	older := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "older"}}
+	older.Rev = 7
+	newer := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "newer"}}
+	newer.Rev = 8
+
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Observe(older) })
+	<-entered
+	wg.Go(func() { c.Observe(newer) }) // the view holds rev 8 at once
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if got, _ := c.Get(catalog.KindServer, "ns/x"); got != newer {
+		t.Fatalf("view holds rev %d", got.Metadata().Rev)
+	}
+	if want := []int64{7, 8}; !slices.Equal(heard, want) {
+		t.Fatalf("listeners heard revs %v, want %v", heard, want)
 	}
 }
