@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -40,6 +41,8 @@ const maxRedactDepth = 128
 type Rule struct {
 	// Key is a glob over a key name, matched case-insensitively against the whole name: '*' matches any run of
 	// characters, '?' exactly one; everything else is literal. "*token*" matches "access_token" and "X-Token".
+	// Case-insensitive means Unicode simple case folding, as strings.EqualFold and encoding/json use it: "password"
+	// also matches "PAſſWORD" (U+017F), which a Go server decoding the arguments into a struct reads as Password.
 	Key string `json:"key,omitempty" yaml:"key,omitempty"`
 	// Regex is a Go regular expression (RE2) matched against the key name, unanchored and case-sensitive unless
 	// it says (?i).
@@ -97,7 +100,7 @@ func (c RedactConfig) Validate() error {
 }
 
 type compiledRule struct {
-	glob   string         // lower-cased key glob, or "" for a regex rule
+	glob   string         // case-folded key glob (see fold), or "" for a regex rule
 	re     *regexp.Regexp // regex rule
 	action Action
 }
@@ -117,7 +120,7 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 	r := &Redactor{key: bytes.Clone(cfg.HashKey), maxString: cfg.MaxStringBytes}
 	for _, rule := range cfg.Rules {
 		if rule.Key != "" {
-			r.rules = append(r.rules, compiledRule{glob: strings.ToLower(rule.Key), action: rule.Action})
+			r.rules = append(r.rules, compiledRule{glob: fold(rule.Key), action: rule.Action})
 			continue
 		}
 		r.rules = append(r.rules, compiledRule{re: regexp.MustCompile(rule.Regex), action: rule.Action})
@@ -126,7 +129,7 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 }
 
 func (r *Redactor) match(key string) (Action, bool) {
-	lower := ""
+	folded, done := "", false
 	for _, rule := range r.rules {
 		if rule.re != nil {
 			if rule.re.MatchString(key) {
@@ -134,14 +137,40 @@ func (r *Redactor) match(key string) (Action, bool) {
 			}
 			continue
 		}
-		if lower == "" {
-			lower = strings.ToLower(key)
+		if !done {
+			folded, done = fold(key), true
 		}
-		if globMatch(rule.glob, lower) {
+		if globMatch(rule.glob, folded) {
 			return rule.action, true
 		}
 	}
 	return "", false
+}
+
+// fold maps every rune of s to the smallest rune of its simple case-folding orbit (unicode.SimpleFold), so two
+// strings are equal under strings.EqualFold exactly when their folds are equal. strings.ToLower is not enough:
+// U+017F (ſ) is already lower case, yet folds with 's' and 'S'. ASCII letters fold to upper case.
+func fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToUpper(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
 }
 
 // globMatch reports whether name matches pattern, where '*' matches any run of runes and '?' exactly one. It is the

@@ -44,6 +44,10 @@ func TestRedact(t *testing.T) {
 				"recipients": []any{map[string]any{"email": "a@x", "name": "A"}, "plain", json.Number("3")}},
 			want: map[string]any{"auth": map[string]any{"user": "u", "RefreshToken": h(map[string]any{"v": 1})},
 				"recipients": []any{map[string]any{"email": h("a@x"), "name": "A"}, "plain", json.Number("3")}}},
+		{name: "case variants under Unicode folding",
+			// "ſ" (U+017F) and "K" (Kelvin sign) fold to s and k: encoding/json reads "paſsword" into a Password field.
+			in:   map[string]any{"paſsword": "p", "PAſſWORD": "p", "refresh_to\u212aen": "t", "CITY": "Paris"},
+			want: map[string]any{"refresh_to\u212aen": h("t"), "CITY": "Paris"}},
 		{name: "first rule wins", in: map[string]any{"email": "a@x", "eMail": "b@x", "exail": "c"},
 			want: map[string]any{"email": h("a@x"), "eMail": h("b@x")}},
 		{name: "long strings are cut at a rune boundary",
