@@ -330,3 +330,47 @@ func TestReconciliationDoesNotPassWritesInFlight(t *testing.T) {
 	appendLate(t, st, slow, "ns/slow")
 	pollUntil(t, tl, func() bool { return rec.has("ns/slow", catalog.OpPut) })
 }
+
+func TestViewLoadedWhileAWriteIsInFlightAppliesIt(t *testing.T) {
+	// Invariant: a view loaded while a write is in flight (its sequence number taken, its document not yet written
+	// when the view lists the documents) shows the write once it lands: the position the view reports lies before
+	// the write's record.
+	ctx := t.Context()
+	st := openStore(t)
+	if _, err := st.Create(ctx, srv("ns/a")); err != nil {
+		t.Fatal(err)
+	}
+	// A writer on another replica takes the next sequence number and has neither its document nor its record
+	// stored yet: make the write, then take both back out until the test lets the writer finish.
+	c, err := st.Create(ctx, srv("ns/slow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers := st.Database().Collection(string(catalog.KindServer))
+	doc, err := servers.FindOne(ctx, bson.D{{Key: "_id", Value: "ns/slow"}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := servers.DeleteOne(ctx, bson.D{{Key: "_id", Value: "ns/slow"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Database().Collection("changes").DeleteOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(c.Seq)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	v := view.New(st, nil)
+	pos, err := v.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.Get(catalog.KindServer, "ns/a"); !ok {
+		t.Fatal("ns/a not loaded")
+	}
+	tl := feed.New(st, v, pos, feed.Options{})
+
+	if _, err := servers.InsertOne(ctx, doc); err != nil { // the writer finishes
+		t.Fatal(err)
+	}
+	appendLate(t, st, c.Seq, "ns/slow")
+	pollUntil(t, tl, func() bool { _, ok := v.Get(catalog.KindServer, "ns/slow"); return ok })
+}

@@ -23,6 +23,7 @@ type Reader interface {
 	Get(ctx context.Context, kind catalog.Kind, key string) (catalog.Object, error)
 	List(ctx context.Context, kind catalog.Kind) ([]catalog.Object, error)
 	LastSeq(ctx context.Context) (int64, error)
+	Changes(ctx context.Context, after, upto int64) ([]catalog.Change, error)
 }
 
 // Event describes one change to the view. Old is nil for an addition, New is nil for a removal.
@@ -153,18 +154,36 @@ func (c *Catalog) AddListener(l Listener) {
 	c.mu.Unlock()
 }
 
-// Load reads every document and returns the feed position the view now reflects. The position is read before the
-// documents, so replaying from it can only repeat changes, never miss one.
+// loadWindow is how many of the newest change records Load checks for writes in flight (one indexed lookup each).
+const loadWindow = 32
+
+// Load reads every document and returns the feed position to continue from; replaying from it can only repeat
+// changes, never miss one. Writers finish out of order, so a write that took a sequence number at or below the
+// newest one may not have stored its document yet when the documents are listed. A change record is appended after
+// its document, so the newest records are read before the listing: the position is the one before the first of
+// them that is missing, and the feed applies that write when it lands (or, should it never land, rebuilds).
 func (c *Catalog) Load(ctx context.Context) (int64, error) {
-	seq, err := c.store.LastSeq(ctx)
+	last, err := c.store.LastSeq(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("load view: %w", err)
 	}
-	if err := c.Rebuild(ctx, seq); err != nil {
+	from := max(0, last-loadWindow)
+	recs, err := c.store.Changes(ctx, from, last)
+	if err != nil {
+		return 0, fmt.Errorf("load view: %w", err)
+	}
+	pos := from
+	for _, r := range recs {
+		if r.Seq != pos+1 {
+			break
+		}
+		pos = r.Seq
+	}
+	if err := c.Rebuild(ctx, last); err != nil {
 		return 0, err
 	}
 	c.loaded.Store(true)
-	return seq, nil
+	return pos, nil
 }
 
 // Loaded reports whether the initial load finished.
