@@ -220,7 +220,7 @@ type fetchCall struct {
 }
 
 func newKeySource(cfg IssuerConfig, client *http.Client, log *slog.Logger, now func() time.Time) (*keySource, error) {
-	s := &keySource{cfg: cfg, client: client, log: log, now: now, jwksURI: cfg.JWKSURI}
+	s := &keySource{cfg: cfg, client: checkedRedirects(client, cfg.AllowHTTP), log: log, now: now, jwksURI: cfg.JWKSURI}
 	if cfg.JWKS != "" {
 		set, err := parseKeySet([]byte(cfg.JWKS), nil)
 		if err != nil {
@@ -344,6 +344,34 @@ func (s *keySource) discover(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("check discovery document: jwks_uri: %w", err)
 	}
 	return doc.JWKSURI, nil
+}
+
+// maxRedirects is how many redirects one discovery or JWKS fetch follows (net/http's own default).
+const maxRedirects = 10
+
+// checkedRedirects returns a copy of client that follows a redirect only to a URL the configuration itself could
+// name (checkFetchURL: https, or http on loopback or with allowHTTP), and never from https to http: the key set
+// decides which tokens are accepted, so a plaintext hop would let anyone on its path substitute the keys. The
+// client's own CheckRedirect, if any, is consulted as well.
+func checkedRedirects(client *http.Client, allowHTTP bool) *http.Client {
+	c := *client
+	next := client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkFetchURL(req.URL.String(), allowHTTP); err != nil {
+			return fmt.Errorf("refuse redirect: %w", err)
+		}
+		if len(via) > 0 && via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("refuse redirect from https to %s", req.URL.Redacted())
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	return &c
 }
 
 func (s *keySource) get(ctx context.Context, url string) ([]byte, error) {
