@@ -48,6 +48,11 @@ type Catalog struct {
 
 	mu     sync.RWMutex
 	tables map[catalog.Kind]*table
+	// gone remembers keys forgotten recently, so that a copy older than the delete (read or written before it, and
+	// put after it: the feed's read of an earlier change, a slower local write, a rebuild's listing) does not bring
+	// the object back. A rebuild drops those recorded before it listed the documents; at most maxTombstones stay.
+	gone    map[ref]tombstone
+	goneGen uint64 // tombstones recorded so far
 
 	version atomic.Int64 // bumped on every change; caches key on it
 	loaded  atomic.Bool
@@ -108,6 +113,20 @@ func (n *notifications) wait(t uint64) {
 	}
 }
 
+type ref struct {
+	kind catalog.Kind
+	key  string
+}
+
+type tombstone struct {
+	seq int64  // the delete's sequence number
+	gen uint64 // when it was recorded (goneGen)
+}
+
+// maxTombstones bounds gone between rebuilds; the oldest half goes when it is reached. A copy older than that many
+// deletes is not expected, and the feed would remove it again.
+const maxTombstones = 4096
+
 type table struct {
 	byKey map[string]catalog.Object
 	keys  []string // sorted
@@ -139,7 +158,8 @@ func New(store Reader, log *slog.Logger, listeners ...Listener) *Catalog {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalog{store: store, log: log.With("component", "view"), listeners: listeners, tables: map[catalog.Kind]*table{}}
+	c := &Catalog{store: store, log: log.With("component", "view"), listeners: listeners, tables: map[catalog.Kind]*table{},
+		gone: map[ref]tombstone{}}
 	c.notes.cond.L = &c.notes.mu
 	for _, k := range catalog.Kinds {
 		c.tables[k] = newTable()
@@ -196,6 +216,9 @@ func (c *Catalog) Version() int64 { return c.version.Load() }
 // the view holds at a newer rev than the documents read (a write that finished while they were being read) is kept,
 // and so is one the documents lack that was written after upto.
 func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
+	c.mu.RLock()
+	listed := c.goneGen // tombstones recorded up to here deleted documents before the listing began
+	c.mu.RUnlock()
 	fresh := map[catalog.Kind]*table{}
 	for _, k := range catalog.Kinds {
 		objs, err := c.store.List(ctx, k)
@@ -215,6 +238,11 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 	c.mu.Lock()
 	for _, k := range catalog.Kinds {
 		old, cur := c.tables[k], fresh[k]
+		for key, o := range cur.byKey {
+			if tb, ok := c.gone[ref{k, key}]; ok && o.Metadata().Rev < tb.seq {
+				cur.remove(key) // listed before this process deleted it
+			}
+		}
 		for key, prev := range old.byKey {
 			o, ok := cur.byKey[key]
 			if ok && o.Metadata().Rev < prev.Metadata().Rev || !ok && prev.Metadata().Rev > upto {
@@ -233,6 +261,11 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 		}
 	}
 	c.tables = fresh
+	for r, tb := range c.gone {
+		if tb.gen <= listed {
+			delete(c.gone, r)
+		}
+	}
 	listeners := c.listeners
 	if len(events) > 0 {
 		c.version.Add(1)
@@ -246,10 +279,6 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 // Apply implements feed.Consumer: each changed key is read from the store and replaces the view's copy when it is
 // newer. Reading the current document (rather than trusting the record) makes replays and reorderings harmless.
 func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
-	type ref struct {
-		kind catalog.Kind
-		key  string
-	}
 	last := map[ref]catalog.Change{}
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
@@ -294,17 +323,22 @@ func (c *Catalog) current(kind catalog.Kind, key string, ch catalog.Change) bool
 	return ok && o.Metadata().Rev >= ch.Seq
 }
 
-// Observe puts an object the process just wrote or read, unless the view already holds a newer rev.
+// Observe puts an object the process just wrote or read, unless the view already holds a newer rev or forgot the
+// key in a later delete.
 func (c *Catalog) Observe(obj catalog.Object) {
 	k := obj.Kind()
 	c.mu.Lock()
 	t := c.tables[k]
 	prev, ok := t.byKey[obj.Key()]
-	if ok && prev.Metadata().Rev >= obj.Metadata().Rev {
+	tb, deleted := c.gone[ref{k, obj.Key()}]
+	if ok && prev.Metadata().Rev >= obj.Metadata().Rev || deleted && tb.seq > obj.Metadata().Rev {
 		seen := c.notes.taken()
 		c.mu.Unlock()
 		c.notes.wait(seen) // whoever put it may still be telling the listeners
 		return
+	}
+	if deleted {
+		delete(c.gone, ref{k, obj.Key()}) // re-created after the delete
 	}
 	t.put(obj)
 	c.version.Add(1)
@@ -319,6 +353,9 @@ func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
 	c.mu.Lock()
 	t := c.tables[kind]
 	prev, ok := t.byKey[key]
+	if !ok || prev.Metadata().Rev < seq {
+		c.bury(ref{kind, key}, seq)
+	}
 	if !ok || prev.Metadata().Rev > seq {
 		seen := c.notes.taken()
 		c.mu.Unlock()
@@ -331,6 +368,22 @@ func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
 	ticket := c.notes.take()
 	c.mu.Unlock()
 	c.notify(ticket, listeners, []Event{{Kind: kind, Key: key, Old: prev}})
+}
+
+// bury records that r was deleted at seq; call it with the view's lock held.
+func (c *Catalog) bury(r ref, seq int64) {
+	if tb, ok := c.gone[r]; ok && tb.seq >= seq {
+		return
+	}
+	c.goneGen++
+	c.gone[r] = tombstone{seq: seq, gen: c.goneGen}
+	if len(c.gone) > maxTombstones {
+		for r, tb := range c.gone {
+			if tb.gen <= c.goneGen-maxTombstones/2 {
+				delete(c.gone, r)
+			}
+		}
+	}
 }
 
 // notify tells the listeners about the change that took ticket, after those of every earlier ticket, and

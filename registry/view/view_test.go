@@ -1,6 +1,7 @@
 package view_test
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"sync"
@@ -74,5 +75,72 @@ func TestListenersHearChangesInTheOrderTheViewMadeThem(t *testing.T) {
 	}
 	if want := []int64{7, 8}; !slices.Equal(heard, want) {
 		t.Fatalf("listeners heard revs %v, want %v", heard, want)
+	}
+}
+
+func TestADeletedObjectIsNotPutBackByAnOlderRead(t *testing.T) {
+	// Invariant: once the view has forgotten a key deleted at seq, a copy read or written before the delete (the
+	// feed's read of an earlier change, a slower local write) does not bring it back; a re-creation, with a later
+	// rev, does.
+	c := view.New(nil, nil)
+	s := func(rev int64) *catalog.Server {
+		o := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "d"}}
+		o.Rev = rev
+		return o
+	}
+	c.Observe(s(10))
+	c.Forget(catalog.KindServer, "ns/x", 11) // this process deleted it and answered 204
+	c.Observe(s(10))                         // the feed's read of change 10, made before the delete
+	if _, ok := c.Get(catalog.KindServer, "ns/x"); ok {
+		t.Fatal("a copy older than the delete brought the object back")
+	}
+	c.Observe(s(12))
+	if got, ok := c.Get(catalog.KindServer, "ns/x"); !ok || got.Metadata().Rev != 12 {
+		t.Fatal("the object re-created after the delete is missing")
+	}
+}
+
+// listing is a store whose List runs a hook first: a write that lands while a rebuild lists the documents.
+type listing struct {
+	objs   []catalog.Object
+	during func()
+}
+
+func (l *listing) Get(context.Context, catalog.Kind, string) (catalog.Object, error) {
+	return nil, catalog.ErrNotFound
+}
+
+func (l *listing) List(_ context.Context, k catalog.Kind) ([]catalog.Object, error) {
+	if k != catalog.KindServer {
+		return nil, nil
+	}
+	objs := l.objs
+	if l.during != nil {
+		l.during()
+		l.during = nil
+	}
+	return objs, nil
+}
+
+func (l *listing) LastSeq(context.Context) (int64, error) { return 10, nil }
+
+func (l *listing) Changes(context.Context, int64, int64) ([]catalog.Change, error) { return nil, nil }
+
+func TestARebuildDoesNotBringBackAnObjectDeletedWhileItListed(t *testing.T) {
+	// Invariant: a rebuild whose listing read a document that this process deleted before the rebuild finished does
+	// not put the object back: the client that was answered 204 must not find it again.
+	x := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "d"}}
+	x.Rev = 10
+	st := &listing{objs: []catalog.Object{x}}
+	c := view.New(st, nil)
+	if _, err := c.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.during = func() { c.Forget(catalog.KindServer, "ns/x", 11) }
+	if err := c.Rebuild(t.Context(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(catalog.KindServer, "ns/x"); ok {
+		t.Fatal("the rebuild brought back an object deleted while it listed the documents")
 	}
 }
