@@ -374,3 +374,29 @@ func TestViewLoadedWhileAWriteIsInFlightAppliesIt(t *testing.T) {
 	appendLate(t, st, c.Seq, "ns/slow")
 	pollUntil(t, tl, func() bool { _, ok := v.Get(catalog.KindServer, "ns/slow"); return ok })
 }
+
+func TestViewShowsAWriteRecordedAsFailedThatLanded(t *testing.T) {
+	// Invariant: a write whose outcome the writer could not know (its request was cancelled, or the connection
+	// broke, after the server applied it) is recorded as changing nothing, yet its document is stored: views read
+	// the document for such a record too, so they show what the store holds instead of missing it until the next
+	// reconciliation.
+	ctx := t.Context()
+	st := openStore(t)
+	v := view.New(st, nil)
+	pos, err := v.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := feed.New(st, v, pos, feed.Options{})
+	c, err := st.Create(ctx, srv("ns/a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the writer recorded when InsertOne returned an error although the document was stored.
+	_, err = st.Database().Collection("changes").UpdateOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(c.Seq)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "op", Value: string(catalog.OpNone)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool { _, ok := v.Get(catalog.KindServer, "ns/a"); return ok })
+}

@@ -278,32 +278,37 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 
 // Apply implements feed.Consumer: each changed key is read from the store and replaces the view's copy when it is
 // newer. Reading the current document (rather than trusting the record) makes replays and reorderings harmless.
+//
+// A record of a failed write (OpNone) is read too: a writer whose request was cancelled or whose connection broke
+// cannot know whether the server applied the write, and records it as changing nothing; the document says what
+// happened. Such a record does not hide a put or delete of the same key earlier in the batch.
 func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 	last := map[ref]catalog.Change{}
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
-		if ch.Op == catalog.OpNone {
-			continue
-		}
 		r := ref{ch.Kind, ch.Key}
-		if _, ok := last[r]; !ok {
+		prev, seen := last[r]
+		if !seen {
 			order = append(order, r)
+		}
+		if ch.Op == catalog.OpNone && seen && prev.Op != catalog.OpNone {
+			continue
 		}
 		last[r] = ch
 	}
 	for _, r := range order {
-		if _, ok := c.tables[r.kind]; !ok {
-			continue // a kind this build does not know; a newer writer's
-		}
-		if c.current(r.kind, r.key, last[r]) {
-			continue // this process made the write and already shows it
+		ch := last[r]
+		if c.current(r.kind, r.key, ch) {
+			continue // this process made the write and already shows it, or a kind this build does not know
 		}
 		obj, err := c.store.Get(ctx, r.kind, r.key)
 		switch {
 		case err == nil:
 			c.Observe(obj)
+		case isNotFound(err) && ch.Op == catalog.OpNone:
+			c.forget(r.kind, r.key, ch.Seq, false) // gone, but not by this record: no tombstone
 		case isNotFound(err):
-			c.Forget(r.kind, r.key, last[r].Seq)
+			c.Forget(r.kind, r.key, ch.Seq)
 		default:
 			return err
 		}
@@ -312,11 +317,15 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 }
 
 // current reports whether the view already reflects ch: it holds the key at ch's rev or later, or ch deletes a key
-// the view does not hold.
+// the view does not hold. A kind this build does not know (a newer writer's) counts as current.
 func (c *Catalog) current(kind catalog.Kind, key string, ch catalog.Change) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	o, ok := c.tables[kind].byKey[key]
+	t, known := c.tables[kind]
+	if !known {
+		return true
+	}
+	o, ok := t.byKey[key]
 	if ch.Op == catalog.OpDelete {
 		return !ok
 	}
@@ -350,10 +359,15 @@ func (c *Catalog) Observe(obj catalog.Object) {
 
 // Forget removes a key deleted at seq, unless the view holds a rev written after the delete.
 func (c *Catalog) Forget(kind catalog.Kind, key string, seq int64) {
+	c.forget(kind, key, seq, true)
+}
+
+// forget removes a key whose document was gone at seq; bury remembers the delete against older copies.
+func (c *Catalog) forget(kind catalog.Kind, key string, seq int64, bury bool) {
 	c.mu.Lock()
 	t := c.tables[kind]
 	prev, ok := t.byKey[key]
-	if !ok || prev.Metadata().Rev < seq {
+	if bury && (!ok || prev.Metadata().Rev < seq) {
 		c.bury(ref{kind, key}, seq)
 	}
 	if !ok || prev.Metadata().Rev > seq {
