@@ -405,8 +405,17 @@ func buildAudit(cfg *Config, sink audit.Sink, log *slog.Logger) (*audit.Batcher,
 	if err != nil {
 		return nil, err
 	}
+	red, err := auditRedactor(cfg.AuditRedact, key)
+	if err != nil {
+		return nil, err
+	}
+	return audit.NewBatcher(sink, audit.BatcherConfig{Redactor: red}, log)
+}
+
+// auditRedactor hashes the values of argument keys that contain any of the comma-separated words of list.
+func auditRedactor(list string, key []byte) (*audit.Redactor, error) {
 	rc := audit.RedactConfig{HashKey: key, MaxStringBytes: 4096}
-	for _, k := range strings.Split(cfg.AuditRedact, ",") {
+	for _, k := range strings.Split(list, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			rc.Rules = append(rc.Rules, audit.Rule{Key: "*" + k + "*", Action: audit.ActionHash})
 		}
@@ -415,7 +424,7 @@ func buildAudit(cfg *Config, sink audit.Sink, log *slog.Logger) (*audit.Batcher,
 	if err != nil {
 		return nil, fmt.Errorf("--audit-redact: %w", err)
 	}
-	return audit.NewBatcher(sink, audit.BatcherConfig{Redactor: red}, log)
+	return red, nil
 }
 
 func auditKey(cfg *Config) ([]byte, error) {

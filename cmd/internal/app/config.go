@@ -45,6 +45,9 @@ type Config struct {
 	DenyUpstreams string
 }
 
+// defaultAuditRedact are the words of argument keys whose values are hashed in audit records by default.
+const defaultAuditRedact = "password,passwd,secret,token,api_key,api-key,apikey,authorization,credential,private_key,private-key,cookie"
+
 // Register declares the flags of cfg on fs. Each flag also reads MCPGW_<NAME> (upper case, dashes as
 // underscores) when not given on the command line.
 func (c *Config) Register(fs *flag.FlagSet) {
@@ -62,8 +65,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&c.FeedInterval, "feed-interval", 200*time.Millisecond, "how often the change feed is polled")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long in-flight requests may take at shutdown")
-	fs.StringVar(&c.AuditRedact, "audit-redact", "password,secret,token,api_key,apikey,authorization",
-		"comma-separated argument key globs whose values are hashed in audit records")
+	fs.StringVar(&c.AuditRedact, "audit-redact", defaultAuditRedact,
+		"comma-separated words: the values of argument keys containing one (any case, at any depth) are hashed in audit records")
 	fs.StringVar(&c.Embedder.Provider, "embedder", "builtin", "search embeddings: builtin (offline, in the binary), openai (any OpenAI-compatible /v1/embeddings), ollama or bedrock; the API key comes from MCPGW_EMBEDDER_API_KEY")
 	fs.StringVar(&c.Embedder.BaseURL, "embedder-url", "", "base URL of the embedding provider (openai, ollama; a bedrock endpoint override)")
 	fs.StringVar(&c.Embedder.Model, "embedder-model", "", "embedding model name (provider default when empty)")
