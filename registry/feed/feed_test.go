@@ -400,3 +400,37 @@ func TestViewShowsAWriteRecordedAsFailedThatLanded(t *testing.T) {
 	}
 	pollUntil(t, tl, func() bool { _, ok := v.Get(catalog.KindServer, "ns/a"); return ok })
 }
+
+func TestViewShowsAnUpdateRecordedAsFailedBehindAnEarlierWrite(t *testing.T) {
+	// Invariant: a record of a failed write is read even when the same poll also reads an earlier write of the key
+	// that the view already shows: the later record is the one that decides whether the document must be read.
+	ctx := t.Context()
+	st := openStore(t)
+	v := view.New(st, nil)
+	pos, err := v.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := feed.New(st, v, pos, feed.Options{})
+	a := srv("ns/a")
+	if _, err := st.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	v.Observe(a) // this process made the write and shows it at once
+	b := srv("ns/a")
+	b.Description = "updated"
+	c, err := st.Update(ctx, b, a.Rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The update's request was cancelled after the server applied it: its writer recorded it as failed.
+	_, err = st.Database().Collection("changes").UpdateOne(ctx, bson.D{{Key: "_id", Value: mongo.SeqID(c.Seq)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "op", Value: string(catalog.OpNone)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, tl, func() bool {
+		got, ok := v.Get(catalog.KindServer, "ns/a")
+		return ok && got.Metadata().Rev == c.Seq
+	})
+}

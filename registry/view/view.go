@@ -281,20 +281,20 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 //
 // A record of a failed write (OpNone) is read too: a writer whose request was cancelled or whose connection broke
 // cannot know whether the server applied the write, and records it as changing nothing; the document says what
-// happened. Such a record does not hide a put or delete of the same key earlier in the batch.
+// happened.
 func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 	last := map[ref]catalog.Change{}
+	deleted := map[ref]int64{} // the last delete of a key in the batch
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
 		r := ref{ch.Kind, ch.Key}
-		prev, seen := last[r]
-		if !seen {
+		if _, seen := last[r]; !seen {
 			order = append(order, r)
 		}
-		if ch.Op == catalog.OpNone && seen && prev.Op != catalog.OpNone {
-			continue
-		}
 		last[r] = ch
+		if ch.Op == catalog.OpDelete {
+			deleted[r] = ch.Seq
+		}
 	}
 	for _, r := range order {
 		ch := last[r]
@@ -306,7 +306,11 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 		case err == nil:
 			c.Observe(obj)
 		case isNotFound(err) && ch.Op == catalog.OpNone:
-			c.forget(r.kind, r.key, ch.Seq, false) // gone, but not by this record: no tombstone
+			if seq, ok := deleted[r]; ok {
+				c.Forget(r.kind, r.key, seq)
+			} else {
+				c.forget(r.kind, r.key, ch.Seq, false) // gone, but not by this record: no tombstone
+			}
 		case isNotFound(err):
 			c.Forget(r.kind, r.key, ch.Seq)
 		default:
