@@ -148,6 +148,9 @@ func (t *Tailer) WaitFor(ctx context.Context, seq int64) error {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
+		t.mu.Lock()
+		t.waiters = slices.DeleteFunc(t.waiters, func(w waiter) bool { return w.ch == ch })
+		t.mu.Unlock()
 		return fmt.Errorf("wait for change %d: %w", seq, ctx.Err())
 	}
 }
