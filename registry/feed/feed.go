@@ -4,8 +4,9 @@
 // the write itself. Writers finish out of order, so the records a reader sees may have holes. The Tailer applies
 // records strictly in sequence order: at a hole it waits (GapWait) for the write in flight, and when the hole does
 // not fill (the writer crashed, or the records were trimmed) it asks the consumer to rebuild from the documents
-// themselves and continues after the records it read (not after the newest sequence number, whose writes may still
-// be in flight). A periodic reconciliation rebuilds without moving the position, for the same reason. A write slower than GapWait is not lost for long: the
+// themselves and continues after the highest sequence it saw, having read first which records up to it had landed
+// (the writes of the others may still be in flight). A periodic reconciliation rebuilds without moving the position,
+// for the same reason. A write slower than GapWait is not lost for long: the
 // Tailer keeps looking up the sequence numbers a rebuild passed over (for LateWrites) and applies a record that
 // arrives late on its own. Applying a record means reading the document and comparing revs, so replays, and a late
 // record applied after later ones, are harmless.
@@ -256,21 +257,32 @@ func (t *Tailer) Poll(ctx context.Context) error {
 		if time.Since(t.gapSince) < t.opts.GapWait {
 			return nil
 		}
-		// Rebuild and continue after upto, not after last: the records this poll read say which writes in
-		// (pos, upto] had landed before the rebuild lists the documents, and the holes among them are looked up
-		// later. Nothing is known of (upto, last], where writes may still be in flight; the feed reads those next.
+		// Rebuild past the hole, to last. Writes finish out of order, so first read which records up to last have
+		// landed: a write whose record is there has stored its document, which the rebuild's listing then shows.
+		// The newest holes are writes that may still be in flight (the oldest: crashed writers, trimmed records);
+		// they are looked up after the rebuild until their records arrive.
 		t.gapSince = time.Time{}
 		missing := holes(pos, upto, changes)
-		if err := t.rebuildTo(ctx, upto, fmt.Sprintf("change %d never arrived", t.pos.Load()+1)); err != nil {
+		for upto < last {
+			next := min(last, upto+t.opts.MaxBatch)
+			more, err := t.src.Changes(ctx, upto, next)
+			if err != nil {
+				return fmt.Errorf("poll change feed: %w", err)
+			}
+			missing = append(missing, holes(upto, next, more)...)
+			if len(missing) > maxSkipped {
+				missing = missing[len(missing)-maxSkipped:]
+			}
+			upto = next
+		}
+		if err := t.rebuildTo(ctx, last, fmt.Sprintf("change %d never arrived", t.pos.Load()+1)); err != nil {
 			return err
 		}
 		now := time.Now()
-		for _, seq := range missing {
-			if len(t.skipped) >= maxSkipped {
-				break // more holes than writes in flight: the periodic reconciliation catches the rest
-			}
-			t.skipped[seq] = now
+		for i := len(missing) - 1; i >= 0 && len(t.skipped) < maxSkipped; i-- {
+			t.skipped[missing[i]] = now // newest first; the periodic reconciliation catches the rest
 		}
+		return nil
 	}
 }
 

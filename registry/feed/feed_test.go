@@ -271,10 +271,9 @@ func appendLate(t *testing.T, st *mongo.Store, seq int64, key string) {
 	}
 }
 
-func TestRebuildAtAGapDoesNotPassWritesItNeverLookedAt(t *testing.T) {
-	// Invariant: a rebuild for a hole continues after the records the Tailer read, not after the newest sequence
-	// number: a write in flight beyond the batch it read (its document not yet written when the rebuild listed the
-	// documents) is applied when its record lands.
+func TestRebuildAtAGapKeepsLookingForWritesBeyondTheBatch(t *testing.T) {
+	// Invariant: a write in flight beyond the batch in which the Tailer met a hole (its document not yet written
+	// when the rebuild listed the documents) is applied when its record lands, not passed over by the rebuild.
 	ctx := t.Context()
 	st := openStore(t)
 	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
@@ -433,4 +432,25 @@ func TestViewShowsAnUpdateRecordedAsFailedBehindAnEarlierWrite(t *testing.T) {
 		got, ok := v.Get(catalog.KindServer, "ns/a")
 		return ok && got.Metadata().Rev == c.Seq
 	})
+}
+
+func TestConsumerFarBehindTrimmedRecordsRebuildsOnce(t *testing.T) {
+	// Invariant: a consumer behind many batches of trimmed records rebuilds once and continues at the head, rather
+	// than waiting out a hole and rebuilding for every batch.
+	ctx := t.Context()
+	st := openStore(t)
+	for i := range 12 {
+		if _, err := st.Create(ctx, srv(fmt.Sprintf("ns/s%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.TrimChanges(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{store: st, seen: map[string]catalog.Op{}}
+	tl := feed.New(st, rec, 0, feed.Options{GapWait: 20 * time.Millisecond, MaxBatch: 2})
+	pollUntil(t, tl, func() bool { return tl.Position() == 12 })
+	if rec.rebuilds != 1 || !rec.has("ns/s0", catalog.OpPut) {
+		t.Fatalf("rebuilds = %d", rec.rebuilds)
+	}
 }
