@@ -18,9 +18,14 @@ type embedded struct {
 	stop func()
 }
 
+// maxSocketPath is the longest Unix socket path that fits every platform's address (104 bytes on macOS and the BSDs,
+// 108 on Linux), terminator included.
+const maxSocketPath = 100
+
 // startEmbedded runs FerretDB with its SQLite backend in this process, storing under dataDir/db. It listens on a
-// Unix socket inside the data directory when the path is short enough, so no other host or user can reach it, and
-// on a loopback port otherwise.
+// Unix socket inside the data directory, so no other host or user can reach it (it has no authentication). When that
+// path is too long for a socket address, the socket goes into a private temporary directory (mode 0700) instead;
+// only when even that is too long does it fall back to a loopback port.
 func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 	if dataDir == "" {
 		return nil, errors.New("start embedded store: a data directory is required")
@@ -45,7 +50,22 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 	}()
 	lc := ferretdb.ListenerConfig{}
 	sock := filepath.Join(abs, "mongod.sock")
-	if len(sock) < 100 {
+	removeSockDir := func() {}
+	if len(sock) >= maxSocketPath {
+		if tmp, err := os.MkdirTemp("", "mcpgw-"); err == nil {
+			if s := filepath.Join(tmp, "mongod.sock"); len(s) < maxSocketPath {
+				sock, removeSockDir = s, func() { _ = os.RemoveAll(tmp) }
+			} else {
+				_ = os.RemoveAll(tmp)
+			}
+		}
+	}
+	defer func() {
+		if !ok {
+			removeSockDir()
+		}
+	}()
+	if len(sock) < maxSocketPath {
 		_ = os.Remove(sock) // left behind by a crash; the SQLite files hold the data
 		lc.Unix = sock
 	} else {
@@ -80,7 +100,7 @@ func startEmbedded(dataDir string, log *slog.Logger) (*embedded, error) {
 		return nil, fmt.Errorf("start embedded store: %w", err)
 	}
 	ok = true
-	return &embedded{uri: f.MongoDBURI(), stop: func() { cancel(); <-done; unlock() }}, nil
+	return &embedded{uri: f.MongoDBURI(), stop: func() { cancel(); <-done; removeSockDir(); unlock() }}, nil
 }
 
 func waitListening(lc ferretdb.ListenerConfig) error {
