@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -438,6 +439,24 @@ func (s *Store) TrimChanges(ctx context.Context, upto int64) (int64, error) {
 	return res.DeletedCount, nil
 }
 
+// failoverCodes are the server errors of a replica set without a primary (an election, a step-down, a shutdown):
+// the operation may succeed when retried, so they are unavailability, not faults. The driver has retried once by the
+// time they reach us.
+var failoverCodes = []int{
+	6,     // HostUnreachable
+	7,     // HostNotFound
+	89,    // NetworkTimeout
+	91,    // ShutdownInProgress
+	189,   // PrimarySteppedDown
+	9001,  // SocketException
+	10107, // NotWritablePrimary
+	11600, // InterruptedAtShutdown
+	11602, // InterruptedDueToReplStateChange
+	13435, // NotPrimaryNoSecondaryOk
+	13436, // NotPrimaryOrSecondary
+}
+
+// wrapErr marks conflicts and unavailability with the catalog's sentinel errors.
 func wrapErr(err error) error {
 	switch {
 	case mongo.IsDuplicateKeyError(err):
@@ -447,6 +466,9 @@ func wrapErr(err error) error {
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) {
+		if se.HasErrorLabel("RetryableWriteError") || slices.ContainsFunc(failoverCodes, se.HasErrorCode) {
+			return errors.Join(catalog.ErrUnavailable, err)
+		}
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
