@@ -91,7 +91,7 @@ func (p *UpstreamPolicy) checkURL(raw string) error {
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{a.WithZone("").Unmap()}
+		addrs = withEmbeddedIPv4(a.WithZone("").Unmap())
 	} else if numericHost(host) {
 		// 2130706433, 0x7f.1, 0177.0.0.1: not DNS names, and resolvers read them as addresses.
 		return fmt.Errorf("host %q must be a DNS name or an IP address in standard form", u.Hostname())
@@ -108,6 +108,32 @@ func (p *UpstreamPolicy) checkURL(raw string) error {
 		}
 	}
 	return nil
+}
+
+// IPv6 forms that carry an IPv4 address a connection may end up at: IPv4-compatible (deprecated, ::a.b.c.d), the
+// NAT64 well-known prefix (RFC 6052) and 6to4 (RFC 3056).
+var (
+	ipv4Compatible = netip.MustParsePrefix("::/96")
+	nat64          = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+	lastSpecial    = netip.MustParseAddr("::ffff") // :: and ::1 through ::ffff are not IPv4-compatible addresses
+)
+
+// withEmbeddedIPv4 returns a, and the IPv4 address it embeds if it is one of the forms above, so that
+// 64:ff9b::a9fe:a9fe is refused like 169.254.169.254.
+func withEmbeddedIPv4(a netip.Addr) []netip.Addr {
+	out := []netip.Addr{a}
+	if !a.Is6() {
+		return out
+	}
+	b := a.As16()
+	switch {
+	case nat64.Contains(a), ipv4Compatible.Contains(a) && a.Compare(lastSpecial) > 0:
+		out = append(out, netip.AddrFrom4([4]byte(b[12:16])))
+	case sixToFour.Contains(a):
+		out = append(out, netip.AddrFrom4([4]byte(b[2:6])))
+	}
+	return out
 }
 
 // numericHost reports a host whose labels are all numbers (decimal, octal or hex), which no DNS name is.
