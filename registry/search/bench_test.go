@@ -75,15 +75,21 @@ type halfTools struct{ *halfVisible }
 
 func (halfTools) Tools(string) func(string) bool { return func(t string) bool { return len(t)%2 == 0 } }
 
+// noTools sees what halfVisible sees and may call no tool: a caller without grants who sees the public assets.
+type noTools struct{ *halfVisible }
+
+func (noTools) Tools(string) func(string) bool { return func(string) bool { return false } }
+
 // BenchmarkSearch is the per-query CPU of the index at the load test's size (1,000 each of servers, agents and
-// skills): an unrestricted caller, one who sees half of the catalog, and one who also may call only half of the tools.
+// skills): an unrestricted caller, one who sees half of the catalog, and two who see that half and may call half of the tools, or none.
 func BenchmarkSearch(b *testing.B) {
 	x, objs := benchIndex(b, 1000, search.Options{})
 	queries := eval.SyntheticQueries(500, 2)
 	for _, c := range []struct {
 		name string
 		v    search.Visibility
-	}{{"all", search.Everything{}}, {"half", newHalfVisible(objs)}, {"half-tools", halfTools{newHalfVisible(objs)}}} {
+	}{{"all", search.Everything{}}, {"half", newHalfVisible(objs)}, {"half-tools", halfTools{newHalfVisible(objs)}},
+		{"no-tools", noTools{newHalfVisible(objs)}}} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
 			i := 0

@@ -150,13 +150,16 @@ type scratch struct {
 	touched  []uint32
 	lexical  []scored
 	dense    []scored
-	scoredC  []uint32          // slots whose cosine was computed
-	dots     []float32         // by slot: an exact scan's centred cosines
-	subDone  map[uint32]bool   // slots stage two has re-scored
-	vals     []float64         // selectTop's working memory
-	restrict bool              // the caller sees a small part of the catalog: score visible documents one by one
-	vis      Visibility        // the caller's
-	callable map[uint32][]bool // by slot: which tools of a server the caller may call (nil: all); see callableSubs
+	scoredC  []uint32        // slots whose cosine was computed
+	dots     []float32       // by slot: an exact scan's centred cosines
+	subDone  map[uint32]bool // slots stage two has re-scored
+	vals     []float64       // selectTop's working memory
+	restrict bool            // the caller sees a small part of the catalog: score visible documents one by one
+	vis      Visibility      // the caller's
+	toolIdx  []int32         // by slot: 0 not yet known, -1 every tool callable, else index+1 in tools; see toolsFor
+	tools    []toolAccess    // what the caller may call of the servers toolIdx points at
+	toolSlot []uint32        // slots whose toolIdx is set, to reset them
+	toolMask []bool          // backing store of the tools' masks
 	cands    []uint32
 	expand   []expansion
 	fused    map[uint32]*fusedDoc
@@ -182,18 +185,19 @@ var nan32 = float32(math.NaN())
 func (x *Index) getScratch(slots int) *scratch {
 	s, _ := x.scratch.Get().(*scratch)
 	if s == nil {
-		s = &scratch{fused: map[uint32]*fusedDoc{}, subDone: map[uint32]bool{}, callable: map[uint32][]bool{}}
+		s = &scratch{fused: map[uint32]*fusedDoc{}, subDone: map[uint32]bool{}}
 	}
 	if cap(s.bm25) < slots {
 		s.bm25 = make([]float64, slots)
 		s.mask = make([]uint64, slots)
 		s.cov = make([]float64, slots)
 		s.cos = make([]float32, slots)
+		s.toolIdx = make([]int32, slots)
 		for i := range s.cos {
 			s.cos[i] = nan32
 		}
 	}
-	s.bm25, s.mask, s.cov, s.cos = s.bm25[:slots], s.mask[:slots], s.cov[:slots], s.cos[:slots]
+	s.bm25, s.mask, s.cov, s.cos, s.toolIdx = s.bm25[:slots], s.mask[:slots], s.cov[:slots], s.cos[:slots], s.toolIdx[:slots]
 	return s
 }
 
@@ -209,7 +213,10 @@ func (x *Index) putScratch(s *scratch) {
 	s.restrict = false
 	s.vis = nil
 	clear(s.subDone)
-	clear(s.callable)
+	for _, slot := range s.toolSlot {
+		s.toolIdx[slot] = 0
+	}
+	s.toolSlot, s.tools, s.toolMask = s.toolSlot[:0], s.tools[:0], s.toolMask[:0]
 	s.lexical, s.dense, s.expand = s.lexical[:0], s.dense[:0], s.expand[:0]
 	clear(s.fused)
 	s.fusedBuf = s.fusedBuf[:0]
@@ -527,8 +534,8 @@ func (x *Index) lexicalScores(text string, allow func(uint32) bool, s *scratch) 
 				// must not raise (or, by its length, lower) the server's rank, or the ranking would reveal it.
 				subTF, subLen := 1.0, 1.0
 				if p.tf[fSubName] != 0 || p.tf[fSubText] != 0 {
-					if cs := x.callableSubs(s, p.slot); cs != nil {
-						subTF, subLen = x.docs[p.slot].callableShare(cs, e.id)
+					if ta := x.toolsFor(s, p.slot); ta != nil {
+						subTF, subLen = x.docs[p.slot].termShare(ta, e.id), ta.lenShare
 					}
 				}
 				tf := 0.0
@@ -657,9 +664,9 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 			continue
 		}
 		best := s.cos[slot]
-		callable := x.callableSubs(s, slot)
+		ta := x.toolsFor(s, slot)
 		for i, sb := range d.subs {
-			if sb.vec >= 0 && (callable == nil || callable[i]) {
+			if sb.vec >= 0 && ta.callable(i) {
 				best = max(best, x.vecs.sim(c, sb.vec))
 			}
 		}
@@ -680,51 +687,89 @@ func (x *Index) denseScores(c centred, allow func(uint32) bool, nameSlots []uint
 	s.dense, s.vals = x.selectTop(top, depth, s.vals)
 }
 
-// callableSubs returns which tools of a server document (by sub index) the query's caller may call, or nil when it
-// may call every one (or the document is no server with tools). Memoised per query.
-func (x *Index) callableSubs(s *scratch, slot uint32) []bool {
-	d := x.docs[slot]
-	if s.vis == nil || d == nil || d.src.typ != TypeServer || len(d.subs) == 0 {
-		return nil
-	}
-	if c, ok := s.callable[slot]; ok {
-		return c
-	}
-	var out []bool
-	if keep := s.vis.Tools(d.src.key); keep != nil {
-		out = make([]bool, len(d.subs))
-		for i, sb := range d.subs {
-			out[i] = keep(sb.name)
-		}
-	}
-	s.callable[slot] = out
-	return out
+// toolAccess is what a query's caller may call of one server document's tools.
+type toolAccess struct {
+	mask     []bool  // by sub index; nil when none is callable
+	lenShare float64 // the share of the tools' terms that are in callable tools
 }
 
-// callableShare returns the share of term id's occurrences in the document's tools that fall in callable ones, and
-// the share of the tools' terms that do: the factors of a caller's term frequency and length of the tool fields.
-func (d *doc) callableShare(callable []bool, id uint32) (term, length float64) {
-	var nAll, nCall, lAll, lCall int
+// callable reports whether the caller may call tool i; a nil toolAccess means every tool.
+func (ta *toolAccess) callable(i int) bool { return ta == nil || ta.mask != nil && ta.mask[i] }
+
+// toolsFor returns which tools of a server document the query's caller may call, or nil when it may call every one
+// (or the document is no server with tools). Memoised per query by slot.
+func (x *Index) toolsFor(s *scratch, slot uint32) *toolAccess {
+	switch i := s.toolIdx[slot]; {
+	case i > 0:
+		return &s.tools[i-1]
+	case i < 0:
+		return nil
+	}
+	d := x.docs[slot]
+	var keep func(string) bool
+	if s.vis != nil && d != nil && d.src.typ == TypeServer && len(d.subs) > 0 {
+		keep = s.vis.Tools(d.src.key)
+	}
+	s.toolSlot = append(s.toolSlot, slot)
+	if keep == nil {
+		s.toolIdx[slot] = -1
+		return nil
+	}
+	from := len(s.toolMask)
+	var lAll, lCall, n int
+	for _, sb := range d.subs {
+		ok := keep(sb.name)
+		s.toolMask = append(s.toolMask, ok)
+		lAll += len(sb.terms)
+		if ok {
+			lCall += len(sb.terms)
+			n++
+		}
+	}
+	if n == len(d.subs) {
+		s.toolMask = s.toolMask[:from]
+		s.toolIdx[slot] = -1
+		return nil
+	}
+	ta := toolAccess{}
+	if n > 0 {
+		ta.mask = s.toolMask[from:len(s.toolMask):len(s.toolMask)]
+	} else {
+		s.toolMask = s.toolMask[:from]
+	}
+	if lAll > 0 {
+		ta.lenShare = float64(lCall) / float64(lAll)
+	}
+	s.tools = append(s.tools, ta)
+	s.toolIdx[slot] = int32(len(s.tools))
+	return &s.tools[len(s.tools)-1]
+}
+
+// termShare returns the share of term id's occurrences in the document's tools that fall in tools the caller may
+// call: the factor of the caller's term frequency in the tool fields.
+func (d *doc) termShare(ta *toolAccess, id uint32) float64 {
+	if ta.mask == nil {
+		return 0
+	}
+	var nAll, nCall int
 	for i, sb := range d.subs {
-		lo, _ := slices.BinarySearch(sb.terms, id)
-		hi := lo
+		lo, found := slices.BinarySearch(sb.terms, id)
+		if !found {
+			continue
+		}
+		hi := lo + 1
 		for hi < len(sb.terms) && sb.terms[hi] == id {
 			hi++
 		}
 		nAll += hi - lo
-		lAll += len(sb.terms)
-		if callable[i] {
+		if ta.mask[i] {
 			nCall += hi - lo
-			lCall += len(sb.terms)
 		}
 	}
-	if nAll > 0 {
-		term = float64(nCall) / float64(nAll)
+	if nAll == 0 {
+		return 0
 	}
-	if lAll > 0 {
-		length = float64(lCall) / float64(lAll)
-	}
-	return term, length
+	return float64(nCall) / float64(nAll)
 }
 
 // admitted counts the documents allow admits (the HNSW path only: catalogs of tens of thousands).
