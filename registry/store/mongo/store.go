@@ -387,9 +387,11 @@ func (s *Store) List(ctx context.Context, kind catalog.Kind) ([]catalog.Object, 
 	return out, nil
 }
 
-// pointLookups is how many missing records Changes fetches one by one (an indexed _id lookup each, even on the
-// embedded server) before it prefers one range query (indexed on a real server, a scan on the embedded one).
-const pointLookups = 32
+// pointLookups is how many records Changes fetches one by one before it prefers one range query. On a real server
+// both are index reads. On the embedded server neither uses an index: an _id lookup is filtered in SQLite and a
+// range in Go, and measured at 3,000 change records one lookup took 8.7 ms and a range of 33 records 90 ms, so a
+// range is cheaper from about ten records on.
+const pointLookups = 8
 
 // Changes implements catalog.Store.
 func (s *Store) Changes(ctx context.Context, after, upto int64) ([]catalog.Change, error) {
