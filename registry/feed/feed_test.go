@@ -454,3 +454,45 @@ func TestConsumerFarBehindTrimmedRecordsRebuildsOnce(t *testing.T) {
 		t.Fatalf("rebuilds = %d", rec.rebuilds)
 	}
 }
+
+func TestTrimmerKeepsTheNewestRecordsAndWhatTheTailerHasNotApplied(t *testing.T) {
+	// Invariant: the trimmer deletes only records below both the tailer's position and the newest Keep records, so
+	// the collection stays bounded while the tailer never misses a record it has not applied; a second run with
+	// nothing new deletes nothing.
+	st := openStore(t)
+	ctx := t.Context()
+	for i := range 30 {
+		if _, err := st.Create(ctx, srv(fmt.Sprintf("ns/s%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl := feed.New(st, &recorder{store: st, seen: map[string]catalog.Op{}}, 0, feed.Options{MaxBatch: 20})
+	if err := tl.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tl.Position() != 30 {
+		t.Fatalf("position %d after a poll, want 30", tl.Position())
+	}
+	tr := &feed.Trimmer{Store: st, Tailer: tl, Keep: 10}
+	tl2 := feed.New(st, &recorder{store: st, seen: map[string]catalog.Op{}}, 0, feed.Options{})
+	tr2 := &feed.Trimmer{Store: st, Tailer: tl2, Keep: 10}
+	if n, err := tr2.Once(ctx); err != nil || n != 0 {
+		t.Fatalf("a tailer at 0 trimmed %d records (%v)", n, err)
+	}
+	if n, err := tr.Once(ctx); err != nil || n != tl.Position()-10 {
+		t.Fatalf("trimmed %d records at position %d (%v), want %d", n, tl.Position(), err, tl.Position()-10)
+	}
+	left, err := st.Changes(ctx, 0, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 10 || left[0].Seq != 21 {
+		t.Fatalf("left %d records from %d, want the newest 10 from 21", len(left), left[0].Seq)
+	}
+	if n, err := tr.Once(ctx); err != nil || n != 0 {
+		t.Fatalf("a second trim deleted %d (%v)", n, err)
+	}
+	if _, err := (&feed.Trimmer{Store: st, Tailer: tl}).Once(ctx); err == nil {
+		t.Error("Keep 0 accepted")
+	}
+}

@@ -150,6 +150,11 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 		return nil, err
 	}
 	a.Feed = feed.New(a.Store, a.View, pos, feed.Options{Interval: cfg.FeedInterval, Reconcile: 5 * time.Minute, Logger: log})
+	keep := int64(feed.KeepShared)
+	if a.Store.Embedded() {
+		keep = feed.KeepEmbedded
+	}
+	trimmer := &feed.Trimmer{Store: a.Store, Tailer: a.Feed, Keep: keep, Logger: log.With("component", "feed")}
 	if a.Verifier, a.Dev, err = buildIdentity(cfg, log); err != nil {
 		return nil, err
 	}
@@ -170,7 +175,7 @@ func New(ctx context.Context, cfg *Config, parts Parts, log *slog.Logger) (_ *Ap
 	a.probe = newStoreProbe(a.Store.Ping, a.Metrics)
 	a.registerMetrics()
 	// a.Audit.Run is not a runner: Run stops it after the servers (see there).
-	a.runners = append(a.runners, a.Feed.Run, a.Verifier.Run, a.Policy.Run, a.probe.Run, a.watchChanges)
+	a.runners = append(a.runners, a.Feed.Run, trimmer.Run, a.Verifier.Run, a.Policy.Run, a.probe.Run, a.watchChanges)
 	if !parts.Registry && cfg.AdminAddr != "" {
 		if err := a.buildAdmin(); err != nil {
 			return nil, err
