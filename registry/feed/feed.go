@@ -286,7 +286,7 @@ func (t *Tailer) Poll(ctx context.Context) error {
 	}
 }
 
-// maxSkipped bounds the sequence numbers looked up after rebuilds, one point lookup each per poll.
+// maxSkipped bounds the sequence numbers looked up after rebuilds (one read of their span per poll).
 const maxSkipped = 64
 
 // lateRecords applies the records that arrived since for sequence numbers a rebuild passed over, and forgets those
@@ -296,10 +296,32 @@ func (t *Tailer) lateRecords(ctx context.Context) error {
 		return nil
 	}
 	seqs := slices.Sorted(maps.Keys(t.skipped))
-	for _, seq := range seqs {
-		found, err := t.src.Changes(ctx, seq-1, seq)
+	// One read covers them all when they lie close together (the usual case: the newest holes of one rebuild);
+	// Changes then fetches the span by one range query or a few lookups, whichever the store does cheaper.
+	var span map[int64]catalog.Change
+	if lo, hi := seqs[0]-1, seqs[len(seqs)-1]; hi-lo <= t.opts.MaxBatch {
+		recs, err := t.src.Changes(ctx, lo, hi)
 		if err != nil {
-			return fmt.Errorf("look up late change %d: %w", seq, err)
+			return fmt.Errorf("look up late changes %d..%d: %w", lo+1, hi, err)
+		}
+		span = make(map[int64]catalog.Change, len(seqs))
+		for _, r := range recs {
+			if _, ok := t.skipped[r.Seq]; ok {
+				span[r.Seq] = r
+			}
+		}
+	}
+	for _, seq := range seqs {
+		var found []catalog.Change
+		if span != nil {
+			if r, ok := span[seq]; ok {
+				found = []catalog.Change{r}
+			}
+		} else {
+			var err error
+			if found, err = t.src.Changes(ctx, seq-1, seq); err != nil {
+				return fmt.Errorf("look up late change %d: %w", seq, err)
+			}
 		}
 		if len(found) == 0 {
 			if time.Since(t.skipped[seq]) > t.opts.LateWrites {
