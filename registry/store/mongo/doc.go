@@ -1,8 +1,9 @@
 // Package mongo is the catalog store on MongoDB, DocumentDB, Atlas, or the embedded MongoDB-compatible server
 // (FerretDB on SQLite, started in-process) when no URI is configured. One code path serves all of them.
 //
-// The embedded server lacks transactions and change streams, and on SQLite only a filter of exactly {_id: <string>}
-// uses an index; every other filter scans the collection. The layout follows from that:
+// The embedded server lacks transactions and change streams, and on SQLite no read uses an index: a filter of
+// exactly {_id: <string>} is evaluated in SQLite, every other one in Go, both over the whole collection (the first
+// about ten times faster). The layout follows from that:
 //   - every document is keyed by a string _id (the object's key), and hot reads look up by _id alone;
 //   - change records are keyed by their sequence number written as a zero-padded decimal string, so a single record
 //     is one indexed lookup and the records still sort by sequence;
