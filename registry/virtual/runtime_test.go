@@ -2,35 +2,30 @@ package virtual_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgw/mcpgw/authz/audit"
 	"github.com/mcpgw/mcpgw/authz/identity"
-	"github.com/mcpgw/mcpgw/authz/policy"
 	"github.com/mcpgw/mcpgw/registry/access"
 	"github.com/mcpgw/mcpgw/registry/api"
 	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/client/clienttest"
 	"github.com/mcpgw/mcpgw/registry/registrar"
-	"github.com/mcpgw/mcpgw/registry/store/mongo"
 	"github.com/mcpgw/mcpgw/registry/view"
 	"github.com/mcpgw/mcpgw/registry/virtual"
 )
 
-// env is the virtual servers' runtime over the real stack, wired as cmd/internal/app wires it: the embedded
-// MongoDB-compatible store, the in-memory view, the Rego policy engine with the embedded policy, access control, the
-// registrar, and the registry API (token check) in front of the runtime, served over HTTP; the upstream is a go-sdk
-// MCP server counting the calls of each tool.
+// env is the virtual servers' runtime over the real stack (clienttest: the embedded MongoDB-compatible store, the
+// view, the Rego policy engine with the embedded policy, access control, the registrar), behind the registry API's
+// token check, served over HTTP; the upstream is a go-sdk MCP server counting the calls of each tool.
 type env struct {
 	url      string
-	dev      *identity.DevIssuer
+	tokens   *clienttest.Registry
 	reg      *registrar.Registrar
 	view     *view.Catalog
 	admin    registrar.Actor
@@ -49,79 +44,22 @@ type textOut struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	store, err := mongo.Open(ctx, mongo.Config{DataDir: dir, Logger: log})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close(context.WithoutCancel(ctx)) })
-	engine, err := policy.New(ctx, policy.Options{Logger: log})
-	if err != nil {
-		t.Fatalf("load policy: %v", err)
-	}
-	cat := view.New(store, log)
-	ctl := access.New(engine, cat, access.Options{Logger: log})
-	cat.AddListener(ctl.Listener(ctx))
-	if _, err := cat.Load(ctx); err != nil {
-		t.Fatalf("load view: %v", err)
-	}
-	if err := ctl.Sync(ctx); err != nil {
-		t.Fatalf("sync access data: %v", err)
-	}
-	dev, err := identity.LoadOrCreateDevIssuer(dir, identity.DevOptions{Logger: log})
-	if err != nil {
-		t.Fatalf("dev issuer: %v", err)
-	}
-	verifier, err := identity.NewVerifier(identity.Config{Issuers: []identity.IssuerConfig{dev.IssuerConfig()}},
-		identity.Options{Logger: log})
-	if err != nil {
-		t.Fatalf("verifier: %v", err)
-	}
-	batcher, err := audit.NewBatcher(store, audit.BatcherConfig{FlushInterval: 5 * time.Millisecond}, log)
-	if err != nil {
-		t.Fatalf("audit batcher: %v", err)
-	}
-	rt, err := virtual.New(virtual.Options{
-		Catalog: cat, Policy: engine, Principal: api.PrincipalFrom, PublicURL: "http://gw.example.com", Logger: log,
-		Access: func(ctx context.Context, p identity.Principal) (virtual.Visible, error) {
-			return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
-		},
-	})
-	if err != nil {
-		t.Fatalf("virtual: %v", err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = batcher.Run(ctx) })
-	wg.Go(func() { _ = rt.Run(ctx) })
-	// Registered after the store's cleanup, so it runs first: the batcher drains before the store closes.
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	rg, err := registrar.New(store, cat, registrar.Options{
-		Gate: access.Gate{Engine: engine}, Auditor: batcher, Logger: log,
-		BuiltinScopes: []string{policy.DefaultAdminScope},
-	})
-	if err != nil {
-		t.Fatalf("registrar: %v", err)
-	}
-	srv, err := api.New(api.Options{
-		View: cat, Registrar: rg, Auth: verifier, JWKS: dev.JWKS(), Logger: log,
-		Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
-			return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
-		}),
-		Ready: store.Ping, Audit: store, Explainer: engine,
-		Mounts: []api.Mount{{Path: virtual.PathPrefix, Handler: rt, SelfChallenge: true}},
-	})
-	if err != nil {
-		t.Fatalf("api: %v", err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	e := &env{url: hs.URL, dev: dev, reg: rg, view: cat, calls: map[string]int{},
-		admin: registrar.Actor{Issuer: dev.Issuer(), Subject: "root", Groups: []string{policy.DefaultAdminGroup}}}
+	r := clienttest.StartWith(t, clienttest.Options{
+		Mount: func(p clienttest.Parts) ([]api.Mount, []func(context.Context) error, error) {
+			rt, err := virtual.New(virtual.Options{
+				Catalog: p.View, Policy: p.Engine, Principal: api.PrincipalFrom, PublicURL: "http://gw.example.com",
+				Logger: clienttest.Logger(t),
+				Access: func(ctx context.Context, pr identity.Principal) (virtual.Visible, error) {
+					return p.Access.ForPolicy(ctx, access.PolicyPrincipal(pr))
+				},
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			return []api.Mount{{Path: virtual.PathPrefix, Handler: rt, SelfChallenge: true}},
+				[]func(context.Context) error{rt.Run}, nil
+		}})
+	e := &env{url: r.URL, tokens: r, reg: r.Registrar, view: r.View, calls: map[string]int{}, admin: r.Admin()}
 	e.upstream = e.startUpstream(t)
 	return e
 }
@@ -151,11 +89,7 @@ func (e *env) called(tool string) int {
 
 func (e *env) token(t *testing.T, subject string, groups ...string) string {
 	t.Helper()
-	tok, err := e.dev.Issue(subject, groups, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return e.tokens.Token(t, subject, groups...)
 }
 
 type bearer struct{ token string }

@@ -1,5 +1,6 @@
 // Package clienttest runs a real mcpgw registry in process for the tests of the REST API's consumers (the Go
-// client, mcpctl and the commands that come later), the way net/http/httptest runs a server: the embedded
+// client, mcpctl) and of the handlers the API mounts (the airegistry-tools server, virtual servers), the way
+// net/http/httptest runs a server: the embedded
 // MongoDB-compatible store in a temporary directory, the catalog view kept current by the change feed, the embedded
 // Rego policy, the development token issuer, the audit pipeline, the registrar and the REST API on an httptest
 // server. Nothing is mocked; the composition mirrors cmd/internal/app.
@@ -26,6 +27,8 @@ import (
 	"github.com/mcpgw/mcpgw/registry/client"
 	"github.com/mcpgw/mcpgw/registry/feed"
 	"github.com/mcpgw/mcpgw/registry/registrar"
+	"github.com/mcpgw/mcpgw/registry/search"
+	"github.com/mcpgw/mcpgw/registry/search/embed"
 	"github.com/mcpgw/mcpgw/registry/store/mongo"
 	"github.com/mcpgw/mcpgw/registry/view"
 )
@@ -39,11 +42,40 @@ type Registry struct {
 	URL string
 	// Store is the registry's store, for tests that inspect what was written.
 	Store *mongo.Store
+	// Registrar writes to the catalog as the API does, for tests that set up a catalog without HTTP (see Admin).
+	Registrar *registrar.Registrar
+	// View is the registry's in-memory catalog.
+	View *view.Catalog
+	// Index is the search index (nil unless Options.Search).
+	Index *search.Index
 	dev   *identity.DevIssuer
+}
+
+// Options add parts to the registry Start runs.
+type Options struct {
+	// Search adds the search index with the built-in embedder: GET /api/v1/search, Registry.Index and Parts.Index.
+	Search bool
+	// Mount builds handlers served under the API's token check (as the airegistry-tools server and virtual servers
+	// are) from the registry's parts, and the background work they need, which runs while the registry does.
+	Mount func(p Parts) ([]api.Mount, []func(context.Context) error, error)
+}
+
+// Parts are the registry's components, for the handlers of Options.Mount.
+type Parts struct {
+	View   *view.Catalog
+	Engine *policy.Engine
+	Access *access.Control
+	Index  *search.Index // nil unless Options.Search
 }
 
 // Start runs a registry for the duration of the test; cleanups stop it and remove its data.
 func Start(t testing.TB) *Registry {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith runs a registry with the parts opts adds.
+func StartWith(t testing.TB, opts Options) *Registry {
 	t.Helper()
 	log := Logger(t)
 	dir := t.TempDir()
@@ -68,6 +100,17 @@ func Start(t testing.TB) *Registry {
 	cat := view.New(store, log)
 	ctl := access.New(engine, cat, access.Options{Logger: log})
 	cat.AddListener(ctl.Listener(ctx))
+	var idx *search.Index
+	if opts.Search {
+		emb, err := embed.New(ctx, embed.Config{})
+		if err != nil {
+			fail("embedder", err)
+		}
+		if idx, err = search.New(search.Options{Embedder: emb, Logger: log}); err != nil {
+			fail("search index", err)
+		}
+		cat.AddListener(idx.Listener()) // the view's load indexes the whole catalog through it
+	}
 	pos, err := cat.Load(ctx)
 	if err != nil {
 		fail("load view", err)
@@ -102,7 +145,14 @@ func Start(t testing.TB) *Registry {
 	if err != nil {
 		fail("registrar", err)
 	}
-	srv, err := api.New(api.Options{
+	var mounts []api.Mount
+	var runners []func(context.Context) error
+	if opts.Mount != nil {
+		if mounts, runners, err = opts.Mount(Parts{View: cat, Engine: engine, Access: ctl, Index: idx}); err != nil {
+			fail("mounts", err)
+		}
+	}
+	aopts := api.Options{
 		View: cat, Registrar: rg, Auth: verifier, JWKS: dev.JWKS(), Logger: log,
 		Access: api.AccessFunc(func(ctx context.Context, p identity.Principal) (api.Visible, error) {
 			return ctl.ForPolicy(ctx, access.PolicyPrincipal(p))
@@ -110,7 +160,12 @@ func Start(t testing.TB) *Registry {
 		Ready:     store.Ping,
 		Audit:     store,
 		Explainer: engine,
-	})
+		Mounts:    mounts,
+	}
+	if idx != nil {
+		aopts.Search = idx
+	}
+	srv, err := api.New(aopts)
 	if err != nil {
 		fail("api", err)
 	}
@@ -120,6 +175,12 @@ func Start(t testing.TB) *Registry {
 	g.Go(func() error { return verifier.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return batcher.Run(gctx) })
+	if idx != nil {
+		g.Go(func() error { return idx.Run(gctx) })
+	}
+	for _, run := range runners {
+		g.Go(func() error { return run(gctx) })
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := g.Wait(); err != nil {
@@ -128,7 +189,12 @@ func Start(t testing.TB) *Registry {
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Registry{URL: hs.URL, Store: store, dev: dev}
+	return &Registry{URL: hs.URL, Store: store, Registrar: rg, View: cat, Index: idx, dev: dev}
+}
+
+// Admin is an administrator as the registrar sees one (subject "root" in AdminGroup).
+func (r *Registry) Admin() registrar.Actor {
+	return registrar.Actor{Issuer: r.dev.Issuer(), Subject: "root", Groups: []string{AdminGroup}}
 }
 
 // Token returns a development token for subject in groups, valid for an hour.
