@@ -284,7 +284,7 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 // happened.
 func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 	last := map[ref]catalog.Change{}
-	deleted := map[ref]int64{} // the last delete of a key in the batch
+	deleted := map[ref]bool{} // keys the batch deletes
 	order := make([]ref, 0, len(changes))
 	for _, ch := range changes {
 		r := ref{ch.Kind, ch.Key}
@@ -293,7 +293,7 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 		}
 		last[r] = ch
 		if ch.Op == catalog.OpDelete {
-			deleted[r] = ch.Seq
+			deleted[r] = true
 		}
 	}
 	for _, r := range order {
@@ -306,11 +306,11 @@ func (c *Catalog) Apply(ctx context.Context, changes []catalog.Change) error {
 		case err == nil:
 			c.Observe(obj)
 		case isNotFound(err) && ch.Op == catalog.OpNone:
-			if seq, ok := deleted[r]; ok {
-				c.Forget(r.kind, r.key, seq)
-			} else {
-				c.forget(r.kind, r.key, ch.Seq, false) // gone, but not by this record: no tombstone
-			}
+			// Gone as of this record, which was appended after every earlier write of the key had finished: the
+			// key goes at ch.Seq, not at an earlier delete in the batch, which would keep a copy re-created after
+			// that delete (and removed by this failed-but-applied write). Remember the delete only when the batch
+			// holds one; otherwise the document may have gone by a later record, which will.
+			c.forget(r.kind, r.key, ch.Seq, deleted[r])
 		case isNotFound(err):
 			c.Forget(r.kind, r.key, ch.Seq)
 		default:

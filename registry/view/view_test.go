@@ -144,3 +144,24 @@ func TestARebuildDoesNotBringBackAnObjectDeletedWhileItListed(t *testing.T) {
 		t.Fatal("the rebuild brought back an object deleted while it listed the documents")
 	}
 }
+
+func TestAFailedDeleteThatAppliedRemovesARecreatedObject(t *testing.T) {
+	// Invariant: a change record of a failed write (op none) whose document is gone removes the key as of that
+	// record, even when the same batch holds an earlier delete of the key: here this process re-created the object
+	// at 6 after the delete at 5, and a delete at 7 was applied by the server although its request was cancelled.
+	c := view.New(&listing{}, nil) // every document is gone
+	x := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "d"}}
+	x.Rev = 6
+	c.Observe(x)
+	err := c.Apply(t.Context(), []catalog.Change{
+		{Seq: 5, Kind: catalog.KindServer, Key: "ns/x", Op: catalog.OpDelete},
+		{Seq: 6, Kind: catalog.KindServer, Key: "ns/x", Op: catalog.OpPut},
+		{Seq: 7, Kind: catalog.KindServer, Key: "ns/x", Op: catalog.OpNone},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.Get(catalog.KindServer, "ns/x"); ok {
+		t.Fatalf("the view still shows rev %d of an object whose document is gone", got.Metadata().Rev)
+	}
+}
