@@ -50,7 +50,9 @@ type Catalog struct {
 	tables map[catalog.Kind]*table
 	// gone remembers keys forgotten recently, so that a copy older than the delete (read or written before it, and
 	// put after it: the feed's read of an earlier change, a slower local write, a rebuild's listing) does not bring
-	// the object back. A rebuild drops those recorded before it listed the documents; at most maxTombstones stay.
+	// the object back. A rebuild keeps them: its listing says nothing of a slower local write still on its way to
+	// Observe. A copy older than a delete is stale whenever it arrives, so a tombstone is never wrong, only kept
+	// bounded: at most maxTombstones stay.
 	gone    map[ref]tombstone
 	goneGen uint64 // tombstones recorded so far
 
@@ -123,7 +125,7 @@ type tombstone struct {
 	gen uint64 // when it was recorded (goneGen)
 }
 
-// maxTombstones bounds gone between rebuilds; the oldest half goes when it is reached. A copy older than that many
+// maxTombstones bounds gone; the oldest half goes when it is reached. A copy older than that many
 // deletes is not expected, and the feed would remove it again.
 const maxTombstones = 4096
 
@@ -216,9 +218,6 @@ func (c *Catalog) Version() int64 { return c.version.Load() }
 // the view holds at a newer rev than the documents read (a write that finished while they were being read) is kept,
 // and so is one the documents lack that was written after upto.
 func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
-	c.mu.RLock()
-	listed := c.goneGen // tombstones recorded up to here deleted documents before the listing began
-	c.mu.RUnlock()
 	fresh := map[catalog.Kind]*table{}
 	for _, k := range catalog.Kinds {
 		objs, err := c.store.List(ctx, k)
@@ -261,11 +260,6 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 		}
 	}
 	c.tables = fresh
-	for r, tb := range c.gone {
-		if tb.gen <= listed {
-			delete(c.gone, r)
-		}
-	}
 	listeners := c.listeners
 	if len(events) > 0 {
 		c.version.Add(1)

@@ -165,3 +165,23 @@ func TestAFailedDeleteThatAppliedRemovesARecreatedObject(t *testing.T) {
 		t.Fatalf("the view still shows rev %d of an object whose document is gone", got.Metadata().Rev)
 	}
 }
+
+func TestARebuildDoesNotLetAnOlderLocalWriteBringBackADeletedObject(t *testing.T) {
+	// Invariant: a copy older than a delete does not bring the object back even when a rebuild ran in between: a
+	// writer that stored rev 10 and is slow to show it, while another request deleted the key at 11 (answered 204)
+	// and the feed rebuilt (its listing has no document to show, and says nothing of the slow writer's copy).
+	c := view.New(&listing{}, nil)
+	if _, err := c.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "d"}}
+	s.Rev = 10
+	c.Forget(catalog.KindServer, "ns/x", 11)
+	if err := c.Rebuild(t.Context(), 11); err != nil {
+		t.Fatal(err)
+	}
+	c.Observe(s) // the slow writer of rev 10
+	if _, ok := c.Get(catalog.KindServer, "ns/x"); ok {
+		t.Fatal("a copy older than the delete brought the object back after a rebuild")
+	}
+}
