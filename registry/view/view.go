@@ -50,9 +50,9 @@ type Catalog struct {
 	tables map[catalog.Kind]*table
 	// gone remembers keys forgotten recently, so that a copy older than the delete (read or written before it, and
 	// put after it: the feed's read of an earlier change, a slower local write, a rebuild's listing) does not bring
-	// the object back. A rebuild keeps them: its listing says nothing of a slower local write still on its way to
-	// Observe. A copy older than a delete is stale whenever it arrives, so a tombstone is never wrong, only kept
-	// bounded: at most maxTombstones stay.
+	// the object back. A rebuild keeps them (its listing says nothing of a slower local write still on its way to
+	// Observe), except those its listing contradicts: a document older than a delete made before the listing began
+	// was stored after the delete, by a create that took its sequence number first. At most maxTombstones stay.
 	gone    map[ref]tombstone
 	goneGen uint64 // tombstones recorded so far
 
@@ -218,6 +218,9 @@ func (c *Catalog) Version() int64 { return c.version.Load() }
 // the view holds at a newer rev than the documents read (a write that finished while they were being read) is kept,
 // and so is one the documents lack that was written after upto.
 func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
+	c.mu.RLock()
+	listed := c.goneGen // tombstones recorded up to here deleted documents before the listing began
+	c.mu.RUnlock()
 	fresh := map[catalog.Kind]*table{}
 	for _, k := range catalog.Kinds {
 		objs, err := c.store.List(ctx, k)
@@ -238,8 +241,17 @@ func (c *Catalog) Rebuild(ctx context.Context, upto int64) error {
 	for _, k := range catalog.Kinds {
 		old, cur := c.tables[k], fresh[k]
 		for key, o := range cur.byKey {
-			if tb, ok := c.gone[ref{k, key}]; ok && o.Metadata().Rev < tb.seq {
+			r := ref{k, key}
+			tb, ok := c.gone[r]
+			switch {
+			case !ok || o.Metadata().Rev >= tb.seq:
+			case tb.gen > listed:
 				cur.remove(key) // listed before this process deleted it
+			default:
+				// Deleted before the listing began, yet the store holds an older rev: a create that took its
+				// sequence number before the delete and inserted after it (a shared server has no key lock).
+				// The store is right; the tombstone is not.
+				delete(c.gone, r)
 			}
 		}
 		for key, prev := range old.byKey {

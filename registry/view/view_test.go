@@ -185,3 +185,29 @@ func TestARebuildDoesNotLetAnOlderLocalWriteBringBackADeletedObject(t *testing.T
 		t.Fatal("a copy older than the delete brought the object back after a rebuild")
 	}
 }
+
+func TestARebuildShowsADocumentStoredAfterAnEarlierDelete(t *testing.T) {
+	// Invariant: a tombstone hides only copies the store no longer holds. On a shared server a create that took
+	// its sequence number (10) before a delete of the same key (11) can insert its document after the delete ran;
+	// the store then holds rev 10 for good, and a rebuild that lists it after the delete must show it (the client
+	// was answered 201).
+	x := &catalog.Server{Name: "ns/x", Governance: catalog.Governance{Description: "d"}}
+	x.Rev = 10
+	st := &listing{}
+	c := view.New(st, nil)
+	if _, err := c.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c.Forget(catalog.KindServer, "ns/x", 11)
+	st.objs = []catalog.Object{x} // the create landed after the delete
+	if err := c.Rebuild(t.Context(), 11); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(catalog.KindServer, "ns/x"); !ok {
+		t.Fatal("a rebuild hid a document the store holds")
+	}
+	c.Observe(x) // and a later read of it is not refused either
+	if _, ok := c.Get(catalog.KindServer, "ns/x"); !ok {
+		t.Fatal("the document vanished again")
+	}
+}
