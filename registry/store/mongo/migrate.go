@@ -57,11 +57,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := mg.up(ctx, s.db); err != nil {
 			return fmt.Errorf("migrate schema to %d (%s): %w", mg.version, mg.name, err)
 		}
-		_, err := meta.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "schema"}}, metaDoc{ID: "schema", Version: mg.version},
-			options.Replace().SetUpsert(true))
-		if err != nil {
-			return fmt.Errorf("record schema version %d: %w", mg.version, wrapErr(err))
+		if err := recordSchemaVersion(ctx, meta, mg.version); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// recordSchemaVersion raises the recorded schema version to v, never lowers it: two builds starting at once may
+// finish their migrations in either order, and an older build's write must not undo a newer one's.
+func recordSchemaVersion(ctx context.Context, meta *mongo.Collection, v int) error {
+	_, err := meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: "schema"}},
+		bson.D{{Key: "$max", Value: bson.D{{Key: "version", Value: v}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("record schema version %d: %w", v, wrapErr(err))
 	}
 	return nil
 }
