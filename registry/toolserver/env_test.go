@@ -2,8 +2,6 @@ package toolserver_test
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -71,15 +69,6 @@ func (e *env) token(t testing.TB, subject string, groups ...string) string {
 	return e.tokens.Token(t, subject, groups...)
 }
 
-// bearer adds a token to every request.
-type bearer struct{ token string }
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // revisions are the protocol revisions a client asks for: sessions in the oldest revision with structured content
 // and output schemas absent (2025-03-26), in the newest session revision, and the go-sdk default (server/discover,
 // then the stateless 2026-07-28 revision).
@@ -92,14 +81,7 @@ var revisions = []struct{ name, ask, want string }{
 // connect opens an MCP client session on the airegistry-tools endpoint with a token, asking for a revision.
 func (e *env) connect(t testing.TB, token, revision string) *mcp.ClientSession {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1.0.0"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: e.url + toolserver.Path,
-		HTTPClient: &http.Client{Transport: bearer{token}}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: revision})
-	if err != nil {
-		t.Fatalf("connect (%q): %v", revision, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
+	cs := clienttest.ConnectMCP(t, e.url+toolserver.Path, token, revision, nil)
 	if got := cs.InitializeResult().ProtocolVersion; revision != "" && got != revision {
 		t.Fatalf("negotiated %q, want %q", got, revision)
 	}
@@ -107,20 +89,4 @@ func (e *env) connect(t testing.TB, token, revision string) *mcp.ClientSession {
 }
 
 // call calls a tool and decodes its structured result into out (when not nil). It returns the result.
-func call(t testing.TB, cs *mcp.ClientSession, tool string, args map[string]any, out any) *mcp.CallToolResult {
-	t.Helper()
-	if args == nil {
-		args = map[string]any{}
-	}
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("call %s: %v", tool, err)
-	}
-	if out != nil && !res.IsError {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("decode %s result %s: %v", tool, b, err)
-		}
-	}
-	return res
-}
+var call = clienttest.CallTool

@@ -92,26 +92,10 @@ func (e *env) token(t *testing.T, subject string, groups ...string) string {
 	return e.tokens.Token(t, subject, groups...)
 }
 
-type bearer struct{ token string }
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // connect opens an MCP client session on a virtual server, asking for a protocol revision ("" the SDK default).
 func (e *env) connect(t *testing.T, name, token, revision string) *mcp.ClientSession {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1.0.0"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: e.url + virtual.PathPrefix + name,
-		HTTPClient: &http.Client{Transport: bearer{token}}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: revision})
-	if err != nil {
-		t.Fatalf("connect %s (%q): %v", name, revision, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	return cs
+	return clienttest.ConnectMCP(t, e.url+virtual.PathPrefix+name, token, revision, nil)
 }
 
 var revisions = []struct{ name, ask string }{{"2025-11-25", "2025-11-25"}, {"stateless", ""}}
@@ -130,15 +114,7 @@ func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
 	return out
 }
 
-func text(res *mcp.CallToolResult) string {
-	if len(res.Content) == 0 {
-		return ""
-	}
-	if tc, ok := res.Content[0].(*mcp.TextContent); ok {
-		return tc.Text
-	}
-	return ""
-}
+var text = clienttest.Text
 
 // desk registers ops/box (tools echo and wipe, both served upstream) and the virtual server desk exposing them as
 // say and erase, granted to the group desk.

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgw/mcpgw/registry/catalog"
+	"github.com/mcpgw/mcpgw/registry/client/clienttest"
 	"github.com/mcpgw/mcpgw/registry/registrar"
 	"github.com/mcpgw/mcpgw/test/mcpserver"
 )
@@ -180,17 +181,6 @@ func (e *mcpEnv) token(t testing.TB, subject string, groups ...string) string {
 	return tok
 }
 
-// bearer adds a token to every request.
-type bearer struct {
-	token string
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // revisions are the protocol revisions a client asks for: a 2025-11-25 session, and the go-sdk default (server/discover,
 // then the stateless 2026-07-28 revision).
 var revisions = []struct{ name, ask, want string }{
@@ -201,43 +191,11 @@ var revisions = []struct{ name, ask, want string }{
 // connect opens an MCP client session at path with a token, asking for a protocol revision ("" the SDK default).
 func (e *mcpEnv) connect(t testing.TB, path, token, revision string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1.0.0"}, opts)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: e.url + path,
-		HTTPClient: &http.Client{Transport: bearer{token}}, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: revision})
-	if err != nil {
-		t.Fatalf("connect %s (%q): %v", path, revision, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	return cs
+	return clienttest.ConnectMCP(t, e.url+path, token, revision, opts)
 }
 
 // call calls a tool and decodes its structured result into out (when not nil). It returns the result.
-func call(t testing.TB, cs *mcp.ClientSession, tool string, args map[string]any, out any) *mcp.CallToolResult {
-	t.Helper()
-	if args == nil {
-		args = map[string]any{}
-	}
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args})
-	if err != nil {
-		t.Fatalf("call %s: %v", tool, err)
-	}
-	if out != nil && !res.IsError {
-		b, _ := json.Marshal(res.StructuredContent)
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("decode %s result %s: %v", tool, b, err)
-		}
-	}
-	return res
-}
+var call = clienttest.CallTool
 
 // text is the text of a result's first content block.
-func text(res *mcp.CallToolResult) string {
-	if len(res.Content) == 0 {
-		return ""
-	}
-	if tc, ok := res.Content[0].(*mcp.TextContent); ok {
-		return tc.Text
-	}
-	return ""
-}
+var text = clienttest.Text
