@@ -204,14 +204,39 @@ func (r *Registrar) Delete(ctx context.Context, a Actor, kind catalog.Kind, key 
 			return r.refused(a, ActionDelete, kind, key, before, err)
 		}
 	}
-	c, err := r.store.Delete(ctx, kind, key, ifRev)
-	if err != nil {
-		return r.failed(a, ActionDelete, kind, key, before, err)
+	// The audit record names the rev that was deleted. Without If-Match the delete is still made conditional on the
+	// rev just read, and a concurrent change makes it read again, so the record never names an older rev than the
+	// one removed.
+	cond := ifRev
+	if cond == 0 {
+		cond = before
 	}
-	r.view.Forget(kind, key, c.Seq)
-	r.record(a, ActionDelete, kind, key, before, 0, true, "")
-	return nil
+	for attempt := 1; ; attempt++ {
+		c, err := r.store.Delete(ctx, kind, key, cond)
+		if ifRev == 0 && errors.Is(err, catalog.ErrRevMismatch) && attempt < maxDeleteAttempts {
+			cur, gerr := r.store.Get(ctx, kind, key)
+			if gerr != nil {
+				return r.failed(a, ActionDelete, kind, key, before, gerr)
+			}
+			before = cur.Metadata().Rev
+			cond = before
+			if attempt+1 == maxDeleteAttempts {
+				cond = 0 // still unconditional, as asked, should the object keep changing
+			}
+			continue
+		}
+		if err != nil {
+			return r.failed(a, ActionDelete, kind, key, before, err)
+		}
+		r.view.Forget(kind, key, c.Seq)
+		r.record(a, ActionDelete, kind, key, before, 0, true, "")
+		return nil
+	}
 }
+
+// maxDeleteAttempts bounds how often an unconditional delete re-reads an object that keeps changing under it; the
+// last attempt deletes whatever rev is there.
+const maxDeleteAttempts = 5
 
 // lockTypes takes the entity type lock for a write of kind, if that kind needs it, and returns its release.
 func (r *Registrar) lockTypes(kind catalog.Kind) func() {
