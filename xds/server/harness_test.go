@@ -44,17 +44,26 @@ const (
 // waitFor bounds how long a test waits for the control plane to react; it is a deadline, not a measurement.
 const waitFor = 10 * time.Second
 
-// logRecorder sends records to t.Logf (unless quiet) and keeps them for assertions.
+// logRecorder sends records to t.Logf (unless quiet) and keeps them for assertions. Records made after the test's
+// last cleanup (a stream's close callback running after the server stopped) are kept but not sent: t.Logf would
+// panic once the test has completed.
 type logRecorder struct {
 	t     testing.TB
 	quiet bool
 	mu    *sync.Mutex
+	ended *bool
 	lines *[]string
 	attrs string
 }
 
 func newLog(t testing.TB, quiet bool) (*slog.Logger, func() []string) {
-	r := &logRecorder{t: t, quiet: quiet, mu: &sync.Mutex{}, lines: &[]string{}}
+	r := &logRecorder{t: t, quiet: quiet, mu: &sync.Mutex{}, ended: new(bool), lines: &[]string{}}
+	// Registered first, so it runs after every later cleanup, the server's stop included.
+	t.Cleanup(func() {
+		r.mu.Lock()
+		*r.ended = true
+		r.mu.Unlock()
+	})
 	return slog.New(r), func() []string {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -72,9 +81,9 @@ func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
 		return true
 	})
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	*r.lines = append(*r.lines, b.String())
-	r.mu.Unlock()
-	if !r.quiet {
+	if !r.quiet && !*r.ended {
 		r.t.Logf("%s", b.String())
 	}
 	return nil
