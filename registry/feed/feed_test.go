@@ -72,6 +72,18 @@ func (r *recorder) has(key string, op catalog.Op) bool {
 	return r.seen[key] == op
 }
 
+// followed loads a view of the store and returns it with a tailer that follows the store from where the load left
+// off (polled by the test).
+func followed(t *testing.T, st *mongo.Store) (*view.Catalog, *feed.Tailer) {
+	t.Helper()
+	v := view.New(st, nil)
+	pos, err := v.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, feed.New(st, v, pos, feed.Options{})
+}
+
 // takeSeq takes the next sequence number as a writer does before it writes, and returns it.
 func takeSeq(t *testing.T, st *mongo.Store) int64 {
 	t.Helper()
@@ -357,15 +369,10 @@ func TestViewLoadedWhileAWriteIsInFlightAppliesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	v := view.New(st, nil)
-	pos, err := v.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, tl := followed(t, st)
 	if _, ok := v.Get(catalog.KindServer, "ns/a"); !ok {
 		t.Fatal("ns/a not loaded")
 	}
-	tl := feed.New(st, v, pos, feed.Options{})
 
 	if _, err := servers.InsertOne(ctx, doc); err != nil { // the writer finishes
 		t.Fatal(err)
@@ -381,12 +388,7 @@ func TestViewShowsAWriteRecordedAsFailedThatLanded(t *testing.T) {
 	// reconciliation.
 	ctx := t.Context()
 	st := openStore(t)
-	v := view.New(st, nil)
-	pos, err := v.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := feed.New(st, v, pos, feed.Options{})
+	v, tl := followed(t, st)
 	c, err := st.Create(ctx, srv("ns/a"))
 	if err != nil {
 		t.Fatal(err)
@@ -405,12 +407,7 @@ func TestViewShowsAnUpdateRecordedAsFailedBehindAnEarlierWrite(t *testing.T) {
 	// that the view already shows: the later record is the one that decides whether the document must be read.
 	ctx := t.Context()
 	st := openStore(t)
-	v := view.New(st, nil)
-	pos, err := v.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := feed.New(st, v, pos, feed.Options{})
+	v, tl := followed(t, st)
 	a := srv("ns/a")
 	if _, err := st.Create(ctx, a); err != nil {
 		t.Fatal(err)
