@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 )
 
@@ -46,7 +47,7 @@ func decodeError(data []byte, err error) error {
 		return fmt.Errorf("%w: %s", ErrMalformed, strings.TrimPrefix(err.Error(), "json: "))
 	case errors.As(err, &typ):
 		field := jsonPath(typ.Field)
-		if p := pathAt(data, typ.Offset); p != "" && strings.ReplaceAll(stripIndexes(p), "[]", "") == field {
+		if p := pathAt(data, typ.Offset); p != "" && arrayIndex.ReplaceAllString(p, "") == field {
 			field = p // the same path, with the array indexes encoding/json leaves out
 		}
 		if field == "" {
@@ -137,24 +138,8 @@ func pathAt(data []byte, offset int64) string {
 	}
 }
 
-// stripIndexes removes the numbers of "[n]" from a path, leaving "[]".
-func stripIndexes(p string) string {
-	var b strings.Builder
-	in := false
-	for _, c := range p {
-		switch {
-		case c == '[':
-			in = true
-			b.WriteRune(c)
-		case c == ']':
-			in = false
-			b.WriteRune(c)
-		case !in:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
+// arrayIndex is an array index in a path ("[2]"), which encoding/json's field paths leave out.
+var arrayIndex = regexp.MustCompile(`\[\d+\]`)
 
 func jsonType(goKind string) string {
 	switch goKind {
